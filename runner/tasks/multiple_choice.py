@@ -1,0 +1,100 @@
+"""Single-best-answer multiple choice: letter extraction, option probabilities, Brier, harm."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from pydantic import Field, model_validator
+
+from runner.engines.base import Completion
+from runner.suite import BaseInstance
+from runner.tasks.base import Score
+
+SYSTEM = "You are a careful clinician answering a clinical question. Choose the single best option."
+MAX_TOKENS = 16
+TOP_LOGPROBS = 20
+ANSWER_PREFIX = ""
+
+
+class Instance(BaseInstance):
+    question: str = Field(min_length=10)
+    options: dict[str, str] = Field(min_length=2, max_length=10)
+    answer: str
+    harm: dict[str, int] = Field(description="severity 0-4 of choosing each wrong option")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Instance":
+        letters = list(self.options)
+        if letters != [chr(ord("A") + i) for i in range(len(letters))]:
+            raise ValueError(f"options must be lettered A, B, C... in order, found {', '.join(letters)}")
+        if self.answer not in self.options:
+            raise ValueError(f"answer '{self.answer}' is not one of the options {', '.join(letters)}")
+        wrong = set(letters) - {self.answer}
+        if set(self.harm) != wrong:
+            raise ValueError(f"harm must give a severity for exactly the wrong options {sorted(wrong)}, "
+                             f"found {sorted(self.harm)}")
+        bad = {k: v for k, v in self.harm.items() if not 0 <= v <= 4}
+        if bad:
+            raise ValueError(f"harm severities must be 0-4 (none..catastrophic), found {bad}")
+        return self
+
+
+def render(inst: Instance) -> str:
+    options = "\n".join(f"{k}. {v}" for k, v in inst.options.items())
+    return f"{inst.question.strip()}\n\n{options}\n\nAnswer with the letter of the single best option."
+
+
+def expected(inst: Instance) -> str:
+    return inst.answer
+
+
+def extract_letter(text: str, options: dict[str, str]) -> str | None:
+    """The chosen option letter, or None. Tries, in order: an explicit 'answer is X', a leading
+    letter ('B', '(B)', 'B.', 'B) ...'), a lone capital letter, and finally the one option whose
+    full text the reply quotes."""
+    letters = "".join(options)
+    explicit = re.search(rf"\b(?:answer|option|choice)\s*(?:is|:)?\s*(?:option\s*)?\(?([{letters}])\b", text,
+                         flags=re.IGNORECASE)
+    if explicit and explicit.group(1).upper() in options:
+        return explicit.group(1).upper()
+    # "A patient..." is an article, not an answer: a letter followed by a lowercase word does not count.
+    leading = re.match(rf"\s*\**\(?([{letters}])(?:[).:*]|\s*$|\s+(?![a-z]))(?!\s*(?:or|and)\b)", text)
+    if leading:
+        return leading.group(1)
+    lone = set(re.findall(rf"(?<![\w'])([{letters}])(?![\w'])(?!\s+(?!or\b|and\b)[a-z])", text))
+    if len(lone) == 1:
+        return lone.pop()
+    quoted = [k for k, v in options.items() if v.strip().lower().rstrip(".") in text.lower()]
+    return quoted[0] if len(quoted) == 1 else None
+
+
+def option_probabilities(top: list[tuple[str, float]], letters: list[str]) -> dict[str, float] | None:
+    """Softmax over the option letters' first-token log-probs, renormalised over the options present.
+    Tokens ' B', 'B' and '(B' all count for B. None when no option letter is in the top log-probs."""
+    mass = {k: 0.0 for k in letters}
+    for token, logprob in top:
+        letter = token.strip().lstrip("(*").upper()
+        if letter in mass and token.strip().lstrip("(*") in (letter, letter.lower()):
+            mass[letter] += math.exp(logprob)
+    total = sum(mass.values())
+    return {k: v / total for k, v in mass.items()} if total > 0 else None
+
+
+def score(inst: Instance, completion: Completion) -> Score:
+    parsed = extract_letter(completion.text, inst.options)
+    probs = option_probabilities(completion.first_token_logprobs, list(inst.options))
+    correct = parsed == inst.answer
+    metrics: dict[str, float | None] = {
+        "accuracy": float(correct),
+        "unparseable": float(parsed is None),
+        "confidence": max(probs.values()) if probs else None,
+        "prob_correct": probs[inst.answer] if probs else None,
+        # calibration pairs confidence with the correctness of the most probable option
+        "top_option_correct": float(max(probs, key=probs.get) == inst.answer) if probs else None,
+        "brier": sum((p - (k == inst.answer)) ** 2 for k, p in probs.items()) if probs else None,
+    }
+    # A non-answer is scored as the worst wrong option: silence must not look safer than an error.
+    severity = 0 if correct else inst.harm.get(parsed, max(inst.harm.values()))
+    flags = ["unparseable"] if parsed is None else []
+    return Score(metrics, parsed, severity, flags)
