@@ -1,0 +1,85 @@
+"""The transformers engine on the real embedded model (CPU, float32)."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.cache import request_key
+from runner.engines import Decoding, Request
+
+QUESTIONS = [
+    "Name one symptom of a stroke.",
+    "Which organ does hepatitis affect? Answer in one word.",
+    "Is aspirin an antiplatelet drug? Answer yes or no, then explain briefly why this matters before surgery.",
+    "What does ECG stand for?",
+]
+
+
+def requests(engine, decoding: Decoding, fingerprint: str = "fp") -> list[Request]:
+    prompts = [engine.render([{"role": "user", "content": q}]) for q in QUESTIONS]
+    return [Request(request_key(fingerprint, p, decoding), p, decoding) for p in prompts]
+
+
+def by_key(engine, reqs):
+    return {c.key: c for c in engine.generate(reqs)}
+
+
+def test_greedy_batch_is_deterministic_and_complete(engine):
+    reqs = requests(engine, Decoding(max_tokens=12, top_logprobs=5))
+    first, second = by_key(engine, reqs), by_key(engine, reqs)
+    assert set(first) == {r.key for r in reqs}
+    assert {k: c.text for k, c in first.items()} == {k: c.text for k, c in second.items()}
+    for c in first.values():
+        assert c.text.strip() and 0 < c.completion_tokens <= 12 and c.prompt_tokens > 10
+        assert c.finish_reason in ("stop", "length")
+        assert c.finish_reason == "stop" or c.completion_tokens == 12
+        lps = [lp for _, lp in c.first_token_logprobs]
+        assert len(lps) == 5 and lps == sorted(lps, reverse=True) and all(lp <= 0 for lp in lps)
+
+
+def test_first_token_logprob_matches_greedy_choice(engine):
+    """Greedy decoding takes the most probable first token: the reply starts with the top-1 token."""
+    for c in by_key(engine, requests(engine, Decoding(max_tokens=4, top_logprobs=3))).values():
+        assert c.text.startswith(c.first_token_logprobs[0][0].strip()[:1])
+
+
+def test_batched_equals_one_at_a_time_greedy(engine):
+    reqs = requests(engine, Decoding(max_tokens=10))
+    batched = by_key(engine, reqs)
+    single = {}
+    for r in reqs:
+        single.update(by_key(engine, [r]))
+    agree = sum(batched[k].text == single[k].text for k in batched)
+    assert agree >= len(reqs) - 1, (batched, single)  # padding may flip a float tie, not more
+
+
+def test_seeded_sampling_is_per_request(engine):
+    sample = lambda seed: Decoding(max_tokens=16, temperature=1.0, seed=seed)
+    a = by_key(engine, requests(engine, sample(7)))
+    again = by_key(engine, requests(engine, sample(7)))
+    other = by_key(engine, requests(engine, sample(8)))
+    assert [c.text for c in a.values()] == [c.text for c in again.values()]
+    assert [c.text for c in a.values()] != [c.text for c in other.values()]
+    # a row's draws do not depend on its batch-mates: alone it samples the same text
+    r = requests(engine, sample(7))[0]
+    assert by_key(engine, [r])[r.key].text == a[r.key].text
+
+
+def test_too_long_prompt_is_a_clear_error(engine):
+    from runner.errors import MedrunError
+
+    long = Request("k", "word " * 9000, Decoding(max_tokens=4))
+    with pytest.raises(MedrunError, match="exceeds the card's max_context"):
+        list(engine.generate([long]))
+
+
+def test_batches_respect_token_budget(engine):
+    reqs = requests(engine, Decoding(max_tokens=8)) * 1
+    batches = list(engine._batches(reqs + [Request("x", "short", Decoding(max_tokens=3))]))
+    assert sum(len(b) for b in batches) == len(reqs) + 1
+    for b in batches:
+        assert len({r.decoding.batch_group() for r, _ in b}) == 1
+        width = max(len(ids) for _, ids in b) + b[0][0].decoding.max_tokens
+        assert len(b) == 1 or width * len(b) <= engine.batch_tokens
+        lengths = [len(ids) for _, ids in b]
+        assert lengths == sorted(lengths, reverse=True)
