@@ -46,7 +46,7 @@ def package_versions() -> dict[str, str | None]:
 
 def host() -> dict:
     return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine(),
-            "cpu_count": os.cpu_count(), "hostname_recorded": False}
+            "cpu_count": os.cpu_count()}
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from runner.errors import MedrunError
-from runner.yamlfile import load_yaml_model
+from runner.yamlfile import line_of, load_yaml_model
 
 # MedHELM's five categories and their subcategories.
 TAXONOMY: dict[str, tuple[str, ...]] = {
@@ -108,11 +106,9 @@ def load_scenario(path: Path) -> Scenario:
 
     header = load_yaml_model(path, ScenarioHeader, "scenario")
     if header.task not in tasks.TASKS:
-        line = yaml.compose(path.read_text()).start_mark.line + 1
-        raise MedrunError(f"invalid scenario:\n  {path}: task: unknown task kind '{header.task}'. "
-                          f"Use one of: {', '.join(tasks.TASKS)}. (file starts at line {line})")
-    scenario = load_yaml_model(path, _scenario_model(header.task), "scenario")
-    return scenario
+        raise MedrunError(f"invalid scenario:\n  {path}:{line_of(path, ('task',))}: task: unknown task kind "
+                          f"'{header.task}'. Use one of: {', '.join(tasks.TASKS)}.")
+    return load_yaml_model(path, _scenario_model(header.task), "scenario")
 
 
 def sha256_file(path: Path) -> str:
@@ -166,9 +162,8 @@ def load_suite(root: Path, only: list[str] | None = None) -> Suite:
             raise MedrunError(f"unknown scenario id(s): {', '.join(missing)}. "
                               f"The suite at {root} has: {', '.join(sorted(where))}.")
         scenarios = [s for s in scenarios if s.id in only]
-        files = {"suite.yaml": files["suite.yaml"],
-                 **{where[s.id].relative_to(root).as_posix(): files[where[s.id].relative_to(root).as_posix()]
-                    for s in scenarios}}
+        kept = {"suite.yaml"} | {where[s.id].relative_to(root).as_posix() for s in scenarios}
+        files = {k: v for k, v in files.items() if k in kept}
     if not scenarios:
         raise MedrunError(f"{root}: the suite has no scenario files.")
     return Suite(meta.id, meta.version, root, scenarios, files)

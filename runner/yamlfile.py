@@ -30,6 +30,11 @@ def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
     return line
 
 
+def line_of(path: Path, loc: tuple) -> int | None:
+    """1-based line of a field in a YAML file, e.g. line_of(p, ("instances", 3, "answer"))."""
+    return _line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)
+
+
 def _field(loc: tuple) -> str:
     out = ""
     for part in loc:
