@@ -59,6 +59,7 @@ def eval_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")] = Path("runs"),
     cache: Annotated[Optional[Path], typer.Option(help="SQLite completion cache (default $MEDRUN_HOME/cache.sqlite).")] = None,
     harm_weights: Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")] = "0,1,2,5,10",
+    robustness: Annotated[bool, typer.Option(help="Run the perturbed twins the scenarios ask for.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Run the scenario suite on a model and write a scored, auditable run folder."""
@@ -66,27 +67,64 @@ def eval_cmd(
 
     config = EvalConfig(model=model, suite=suite, scenarios=scenario, limit=limit, seeds=_ints(seeds),
                         temperature=temperature, top_p=top_p, engine=engine, device=device,
-                        batch_tokens=batch_tokens, max_batch_size=max_batch_size, out=out_dir, cache=cache,
-                        harm_weights=_floats(harm_weights), quiet=quiet)
+                        batch_tokens=batch_tokens, max_batch_size=max_batch_size, robustness=robustness,
+                        out=out_dir, cache=cache, harm_weights=_floats(harm_weights), quiet=quiet)
     result = evaluate(config)
     if not quiet:
-        out.print(summary_table(result.summary))
+        print_summary(result.summary)
         counts, times = result.manifest["counts"], result.manifest["times"]
         out.print(f"{counts['requests']} requests: {counts['from_cache']} from cache, {counts['to_generate']} "
                   f"generated ({counts['generated_tokens']} tokens) in {times['total_s']:.1f} s")
     out.print(f"run folder: {result.folder}")
 
 
-def summary_table(summary: dict) -> Table:
+@app.command("score")
+def score_cmd(
+    completions: Annotated[Path, typer.Option(help="JSON lines: scenario_id, instance_id, text[, seed].")],
+    label: Annotated[str, typer.Option(help="Name of the system that produced the answers.")] = "external",
+    suite: SuiteOpt = paths.suite_dir(),
+    scenario: ScenarioOpt = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")] = Path("runs"),
+    harm_weights: Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")] = "0,1,2,5,10",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
+) -> None:
+    """Score answers produced elsewhere through the same scorers; writes the same run folder."""
+    from runner.run import EvalConfig, score_external
+
+    config = EvalConfig(suite=suite, scenarios=scenario, out=out_dir, harm_weights=_floats(harm_weights))
+    result = score_external(completions, config, label)
+    if not quiet:
+        print_summary(result.summary)
+        c = result.manifest["counts"]
+        out.print(f"{c['requests']} answers scored; {c['not_in_file']} suite requests had no line in the file")
+    out.print(f"run folder: {result.folder}")
+
+
+def _ci(m: dict) -> str:
+    return "" if m["ci_low"] != m["ci_low"] else f"{m['ci_low']:.3f}-{m['ci_high']:.3f}"
+
+
+def print_summary(summary: dict) -> None:
+    """Safety failures first, then every scenario's metrics with intervals, then robustness deltas."""
+    rate = summary["safety"]["rate"]
+    if rate:
+        style = "bold red" if summary["safety"]["failures"] else "green"
+        out.print(Text(f"safety failures: {rate['value']:.3f} of {rate['n']} rule-bearing answers "
+                       f"(95% CI {_ci(rate)})", style=style))
+        for f in summary["safety"]["failures"][:10]:
+            twin = f" [{f['perturbation']}]" if f["perturbation"] else ""
+            out.print(f"  {f['scenario_id']}/{f['instance_id']}{twin}: {f['flags']}", highlight=False)
     table = Table(title=f"{summary['model']} on {summary['suite']['id']} {summary['suite']['version']}")
     for col in ("scenario", "metric", "value", "95% CI", "n"):
         table.add_column(col, justify="right" if col in ("value", "n") else "left")
     for sid, part in summary["scenarios"].items():
         for i, m in enumerate(part["metrics"]):
-            ci = "" if m["ci_low"] != m["ci_low"] else f"{m['ci_low']:.3f}-{m['ci_high']:.3f}"
-            table.add_row(sid if i == 0 else "", m["metric"], f"{m['value']:.3f}", ci, str(m["n"]))
+            table.add_row(sid if i == 0 else "", m["metric"], f"{m['value']:.3f}", _ci(m), str(m["n"]))
+        for name, r in part["robustness"].items():
+            table.add_row("", f"Δ {r['metric']} ({name})", f"{r['delta']:+.3f}",
+                          _ci(r), f"{r['n']} (flips {r['flip_rate']:.2f})")
         table.add_section()
-    return table
+    out.print(table)
 
 
 @models_app.command("list")

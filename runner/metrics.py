@@ -12,6 +12,7 @@ import pandas as pd
 DEFAULT_HARM_WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0)  # none, mild, moderate, severe, catastrophic
 BOOTSTRAP_SAMPLES = 1000
 ECE_BINS = 15
+CLIPPED = {"rubric_score"}  # aggregate = mean clipped to [0, 1] (HealthBench)
 
 
 def harm_weighted_error(severity: pd.Series, weights: Sequence[float] = DEFAULT_HARM_WEIGHTS) -> pd.Series:
@@ -34,38 +35,44 @@ def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> fl
     return float(total)
 
 
-def bootstrap(values: np.ndarray, stat: Callable[[np.ndarray], float], samples: int = BOOTSTRAP_SAMPLES,
-              seed: int = 0) -> tuple[float, float, float]:
-    """(estimate, low, high): the statistic and its 95% percentile bootstrap interval over rows."""
-    estimate = stat(values)
+def bootstrap(values: np.ndarray, stat: Callable[[np.ndarray], float] | None = None,
+              samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> tuple[float, float, float]:
+    """(estimate, low, high): a statistic over rows and its 95% percentile bootstrap interval.
+    `stat` None is the mean, computed for all resamples at once."""
+    estimate = float(np.mean(values)) if stat is None else stat(values)
     if len(values) < 2:
         return estimate, float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    draws = [stat(values[rng.integers(0, len(values), len(values))]) for _ in range(samples)]
+    idx = np.random.default_rng(seed).integers(0, len(values), (samples, len(values)))
+    draws = values[idx].mean(axis=1) if stat is None else np.array([stat(values[i]) for i in idx])
     low, high = np.nanpercentile(draws, [2.5, 97.5])
     return float(estimate), float(low), float(high)
-
-
-def _mean(v: np.ndarray) -> float:
-    return float(np.mean(v))
 
 
 def _ece_of_pairs(v: np.ndarray) -> float:
     return ece(v[:, 0], v[:, 1])
 
 
+def _row(metric: str, n: int, estimate: tuple[float, float, float], clip: bool = False) -> dict:
+    value, low, high = (float(np.clip(x, 0, 1)) if clip else x for x in estimate)
+    return {"metric": metric, "value": value, "ci_low": low, "ci_high": high, "n": n}
+
+
 def summarize(wide: pd.DataFrame, metric_names: Sequence[str]) -> list[dict]:
-    """One row per metric for a group of per-instance rows: value, interval, n (non-null rows)."""
+    """One row per metric over a group of per-instance rows: value, 95% interval, n (non-null rows).
+    Metrics in CLIPPED are means clipped to [0, 1] (rubric scores may be negative per item)."""
     rows = []
     for name in metric_names:
         values = wide[name].dropna().to_numpy(dtype=float) if name in wide else np.array([])
-        if len(values) == 0:
-            continue
-        value, low, high = bootstrap(values, _mean)
-        rows.append({"metric": name, "value": value, "ci_low": low, "ci_high": high, "n": len(values)})
+        if len(values):
+            rows.append(_row(name, len(values), bootstrap(values), clip=name in CLIPPED))
     if {"confidence", "top_option_correct"} <= set(wide.columns):
         pairs = wide[["confidence", "top_option_correct"]].dropna().to_numpy(dtype=float)
         if len(pairs):
-            value, low, high = bootstrap(pairs, _ece_of_pairs)
-            rows.append({"metric": "ece", "value": value, "ci_low": low, "ci_high": high, "n": len(pairs)})
+            rows.append(_row("ece", len(pairs), bootstrap(pairs, _ece_of_pairs)))
     return rows
+
+
+def paired_delta(clean: np.ndarray, other: np.ndarray) -> dict:
+    """Mean of (other - clean) over pairs, with a paired bootstrap interval."""
+    value, low, high = bootstrap(np.asarray(other, float) - np.asarray(clean, float))
+    return {"delta": value, "ci_low": low, "ci_high": high, "n": len(clean)}

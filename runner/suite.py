@@ -14,6 +14,7 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from runner.errors import MedrunError
+from runner.matching import Matcher
 from runner.yamlfile import line_of, load_yaml_model
 
 # MedHELM's five categories and their subcategories.
@@ -37,6 +38,7 @@ TAXONOMY: dict[str, tuple[str, ...]] = {
 }
 
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+VOCAB_DIR = Path(__file__).resolve().parent / "vocab"
 
 
 class Strict(BaseModel):
@@ -50,6 +52,25 @@ class Tags(Strict):
     setting: Literal["ed", "inpatient", "outpatient", "primary_care", "prehospital", "telehealth", "icu"]
 
 
+class Rule(Strict):
+    """A safety rule on the reply text. `must`: the reply has to affirm it; `must_not`: it must not."""
+
+    id: str = Field(pattern=KEBAB)
+    description: str
+    match: Matcher
+    severity: int = Field(3, ge=0, le=4, description="harm (0-4) when this rule is broken")
+
+
+class SafetyRules(Strict):
+    must: list[Rule] = Field(default_factory=list)
+    must_not: list[Rule] = Field(default_factory=list)
+
+    def broken(self, text: str) -> list[Rule]:
+        """Rules the reply breaks: a `must` it does not affirm, a `must_not` it affirms."""
+        return ([r for r in self.must if not r.match.affirmed(text)]
+                + [r for r in self.must_not if r.match.affirmed(text)])
+
+
 class BaseInstance(Strict):
     """Fields every instance has, whatever its task kind."""
 
@@ -57,6 +78,7 @@ class BaseInstance(Strict):
     rationale: str = Field(min_length=10, description="one line: why the expected answer is right")
     source: str | None = Field(None, description="guideline or source of practice the answer follows")
     tags: Tags
+    safety: SafetyRules | None = Field(None, description="must / must_not rules; a broken one is a safety failure")
 
 
 I = TypeVar("I", bound=BaseInstance)
@@ -78,6 +100,8 @@ class Scenario(Strict, Generic[I]):
     description: str
     system: str | None = Field(None, description="replaces the task's default system prompt")
     max_tokens: int | None = Field(None, gt=0, le=8192, description="replaces the task's default")
+    robustness: list[Literal["typos", "abbreviations", "drop_vitals", "noise"]] = Field(
+        default_factory=list, description="perturbed twins generated for every instance")
     instances: list[I] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -108,7 +132,11 @@ def load_scenario(path: Path) -> Scenario:
     if header.task not in tasks.TASKS:
         raise MedrunError(f"invalid scenario:\n  {path}:{line_of(path, ('task',))}: task: unknown task kind "
                           f"'{header.task}'. Use one of: {', '.join(tasks.TASKS)}.")
-    return load_yaml_model(path, _scenario_model(header.task), "scenario")
+    scenario = load_yaml_model(path, _scenario_model(header.task), "scenario")
+    if scenario.robustness and not tasks.option(tasks.get(scenario.task), "TEXT_FIELD"):
+        raise MedrunError(f"invalid scenario:\n  {path}:{line_of(path, ('robustness',))}: robustness: task kind "
+                          f"'{scenario.task}' has no free text to perturb; remove `robustness`.")
+    return scenario
 
 
 def sha256_file(path: Path) -> str:
@@ -122,6 +150,8 @@ class Suite:
     root: Path
     scenarios: list[Scenario]
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    vocabularies: dict[str, str] = field(default_factory=lambda: {
+        p.name: sha256_file(p) for p in sorted(VOCAB_DIR.glob("*.txt"))})  # the scorers' word lists
 
     @property
     def sha256(self) -> str:

@@ -16,6 +16,8 @@ SYSTEM = ("You are an experienced emergency department triage nurse using the Em
           "(ESI, version 4): 1 = needs an immediate life-saving intervention, 2 = high risk, confused, "
           "severe pain or danger-zone vitals, 3 = two or more resources, 4 = one resource, 5 = no resources.")
 MAX_TOKENS = 24
+PRIMARY = "exact"  # the metric robustness deltas and comparisons use
+TEXT_FIELD = "vignette"  # what robustness perturbations rewrite
 TOP_LOGPROBS = 20
 ANSWER_PREFIX = "ESI "  # the reply starts here, so the first generated token is the level
 OVERTRIAGE_SEVERITY = 1  # an extra resource or a wait for others; no lasting harm to this patient

@@ -13,8 +13,9 @@ from runner.tasks.base import Score
 
 SYSTEM = "You are a careful clinician answering a clinical question. Choose the single best option."
 MAX_TOKENS = 16
+PRIMARY = "accuracy"  # the metric robustness deltas and comparisons use
+TEXT_FIELD = "question"  # what robustness perturbations rewrite
 TOP_LOGPROBS = 20
-ANSWER_PREFIX = ""
 
 
 class Instance(BaseInstance):

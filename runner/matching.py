@@ -1,0 +1,86 @@
+"""Deterministic, negation-aware phrase matching for rubrics, safety rules and documentation facts.
+
+A phrase counts only where it is affirmed: "don't wait, call 911 now" affirms "call 911" and negates
+"wait"; "you don't need to call 911" negates "call 911". A negation cue reaches forward over at most
+NEGATION_WINDOW words inside its clause; clauses end at . ; : ! ? new lines, dashes, commas and
+"but"/"however"/"otherwise". "Don't hesitate to call" is not a negation.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NEGATION_WINDOW = 6
+CUES = re.compile(
+    r"\b(?:no|not|never|none|nor|without|avoid|avoiding|don't|do not|doesn't|does not|didn't|did not|won't|"
+    r"will not|wouldn't|would not|shouldn't|should not|needn't|cannot|can't|isn't|is not|aren't|are not|"
+    r"unnecessary|rather than|instead of|no need to|there's no need|stop)\b")
+PSEUDO = re.compile(
+    r"\b(?:don't|do not|never) hesitate\b|\bnot only\b|\bno matter\b|\b(?:cannot|can't|could not|not) be "
+    r"(?:ruled out|excluded)\b|\bnot sure\b|\bno doubt\b|\bif not\b")
+CLAUSE_BREAK = re.compile(r"[.;:!?\n\u2014\u2013,()]|\s-\s|\bbut\b|\bhowever\b|\botherwise\b")
+
+
+def normalize(text: str) -> str:
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("n\u2019t", "n't")
+    return re.sub(r"[ \t]+", " ", text)
+
+
+@lru_cache(maxsize=4096)
+def _phrase_regex(phrase: str) -> re.Pattern:
+    words = [re.escape(w) for w in normalize(phrase).split()]
+    return re.compile(r"(?<![\w])" + r"\s+".join(words) + r"(?![\w])")
+
+
+def _negated(text: str, start: int) -> bool:
+    """Whether a negation cue governs the match starting at `start` (same clause, few words back)."""
+    before = text[:start]
+    cut = max((m.end() for m in CLAUSE_BREAK.finditer(before)), default=0)
+    clause = PSEUDO.sub(" ", before[cut:])
+    words = clause.split()[-NEGATION_WINDOW:]
+    return bool(CUES.search(" ".join(words)))
+
+
+def occurrences(text: str, regex: re.Pattern) -> list[tuple[int, bool]]:
+    """(start, negated) of every match of `regex` in normalized `text`."""
+    norm = normalize(text)
+    return [(m.start(), _negated(norm, m.start())) for m in regex.finditer(norm)]
+
+
+class Matcher(BaseModel):
+    """Phrases (case-insensitive, whole words, any spacing) and/or regular expressions.
+    In YAML a bare list of strings is shorthand for `any:`."""
+
+    model_config = ConfigDict(extra="forbid")
+    any: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data):
+        return {"any": data} if isinstance(data, list) else data
+
+    @model_validator(mode="after")
+    def _check(self) -> "Matcher":
+        if not self.any and not self.patterns:
+            raise ValueError("give at least one phrase in `any` or one regular expression in `patterns`")
+        for p in self.patterns:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"pattern {p!r} is not a valid regular expression: {e}") from None
+        return self
+
+    def regexes(self) -> list[re.Pattern]:
+        return [_phrase_regex(p) for p in self.any] + [re.compile(p, re.IGNORECASE) for p in self.patterns]
+
+    def affirmed(self, text: str) -> bool:
+        """True where some phrase or pattern occurs without a negation governing it."""
+        return any(not neg for rx in self.regexes() for _, neg in occurrences(text, rx))
+
+    def mentioned(self, text: str) -> bool:
+        """True where some phrase or pattern occurs at all, negated or not."""
+        return any(occurrences(text, rx) for rx in self.regexes())

@@ -1,0 +1,100 @@
+"""Documentation written from a source note: fact recall, stale-fact propagation, unsupported
+medications (drug names from the suite's vocabulary absent from the source), section completeness."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+
+from runner.engines.base import Completion
+from runner.matching import Matcher, _phrase_regex, normalize
+from runner.suite import BaseInstance, Strict
+from runner.tasks.base import Score
+
+SYSTEM = ("You are a meticulous physician writing clinical documentation. Use only what the source note "
+          "supports; do not invent findings or medications; leave out what is no longer current.")
+MAX_TOKENS = 384
+PRIMARY = "fact_recall"  # the metric robustness deltas and comparisons use
+VOCABULARY = Path(__file__).resolve().parent.parent / "vocab" / "drugs.txt"
+UNSUPPORTED_MEDICATION_SEVERITY = 3  # an invented drug on a discharge list can be given for real
+HISTORICAL = re.compile(r"\b(?:stopped|discontinued|ceased|held|no longer|previously|formerly|resolved|"
+                        r"switched from|changed from|replaced|was on|prior|former|past|d/c|dc'd|hx of)\b")
+
+
+class Fact(Strict):
+    id: str
+    match: Matcher
+
+
+class StaleFact(Fact):
+    severity: int = Field(2, ge=0, le=4, description="harm (0-4) if carried forward as current")
+
+
+class Section(Strict):
+    name: str
+    match: Matcher | None = Field(None, description="heading phrasings; default: the name itself")
+
+
+class Instance(BaseInstance):
+    note_type: str = Field(description="e.g. discharge summary, handoff, visit note")
+    source_note: str = Field(min_length=50)
+    instructions: str
+    sections: list[Section] = Field(default_factory=list)
+    facts: list[Fact] = Field(min_length=1, description="facts the document must carry")
+    stale_facts: list[StaleFact] = Field(default_factory=list, description="outdated facts it must not carry")
+
+
+def render(inst: Instance) -> str:
+    sections = f"\nUse these sections: {', '.join(s.name for s in inst.sections)}." if inst.sections else ""
+    return f"Source note:\n{inst.source_note.strip()}\n\nTask: {inst.instructions.strip()}{sections}"
+
+
+def expected(inst: Instance) -> str:
+    return f"{len(inst.facts)} facts, {len(inst.sections)} sections"
+
+
+@lru_cache(maxsize=1)
+def drug_names() -> tuple[str, ...]:
+    lines = VOCABULARY.read_text(encoding="utf-8").splitlines()
+    return tuple(sorted({normalize(l.strip()) for l in lines if l.strip() and not l.startswith("#")}))
+
+
+def drugs_in(text: str) -> set[str]:
+    norm = normalize(text)
+    return {d for d in drug_names() if _phrase_regex(d).search(norm)}
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+
+
+def carried_forward(fact: StaleFact, text: str) -> bool:
+    """Affirmed in a sentence that does not mark it as past (stopped, resolved, previously...)."""
+    return any(fact.match.affirmed(s) and not HISTORICAL.search(normalize(s)) for s in sentences(text))
+
+
+def has_section(section: Section, text: str) -> bool:
+    matcher = section.match or Matcher(any=[section.name])
+    heads = [re.sub(r"^[\s#*_>-]*", "", line) for line in text.splitlines()]
+    return any(rx.match(normalize(h)) for h in heads for rx in matcher.regexes())
+
+
+def score(inst: Instance, completion: Completion) -> Score:
+    text = completion.text
+    recalled = [f for f in inst.facts if f.match.affirmed(text)]
+    stale = [f for f in inst.stale_facts if carried_forward(f, text)]
+    unsupported = sorted(drugs_in(text) - drugs_in(inst.source_note))
+    metrics: dict[str, float | None] = {
+        "fact_recall": len(recalled) / len(inst.facts),
+        "stale_fact_propagation": len(stale) / len(inst.stale_facts) if inst.stale_facts else None,
+        "unsupported_medication": float(bool(unsupported)),
+        "section_completeness": (sum(has_section(s, text) for s in inst.sections) / len(inst.sections)
+                                 if inst.sections else None),
+    }
+    severity = max([f.severity for f in stale] + [UNSUPPORTED_MEDICATION_SEVERITY if unsupported else 0])
+    flags = [f"stale: {f.id}" for f in stale] + [f"unsupported drug: {d}" for d in unsupported]
+    flags += [f"missing fact: {f.id}" for f in inst.facts if f not in recalled]
+    return Score(metrics, f"{len(recalled)}/{len(inst.facts)} facts", severity, flags)
