@@ -20,7 +20,8 @@ CUES = re.compile(
     r"unnecessary|rather than|instead of|no need to|there's no need|stop)\b")
 PSEUDO = re.compile(
     r"\b(?:don't|do not|never) hesitate\b|\bnot only\b|\bno matter\b|\b(?:cannot|can't|could not|not) be "
-    r"(?:ruled out|excluded)\b|\bnot sure\b|\bno doubt\b|\bif not\b")
+    r"(?:ruled out|excluded)\b|\b(?:cannot|can't|could not|must not|do not|don't) (?:exclude|rule out|miss)\b|"
+    r"\bnot sure\b|\bno doubt\b|\bif not\b")
 CLAUSE_BREAK = re.compile(r"[.;:!?\n\u2014\u2013,()]|\s-\s|\bbut\b|\bhowever\b|\botherwise\b")
 
 

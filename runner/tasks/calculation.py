@@ -53,7 +53,8 @@ NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?"
 
 def extract_number(text: str) -> float | None:
     """The number after the last 'Answer:' (or '='), else the last number in the reply."""
-    for pattern in (rf"answer\s*(?:is|:)?\s*\**\s*({NUMBER})", rf"=\s*\**\s*({NUMBER})"):
+    approx = r"(?:approximately|approx\.?|about|around|roughly|~|\u2248)?"
+    for pattern in (rf"answer\s*(?:is|:|=)?\s*{approx}\s*\**\s*({NUMBER})", rf"=\s*{approx}\s*\**\s*({NUMBER})"):
         found = re.findall(pattern, text, flags=re.IGNORECASE)
         if found:
             return float(found[-1].replace(",", ""))

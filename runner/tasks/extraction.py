@@ -23,7 +23,9 @@ Value = Union[bool, int, float, str, list[str], None]
 class FieldSpec(Strict):
     name: str
     value: Value = Field(description="expected value; null when the text does not give it")
-    accept: list[str] = Field(default_factory=list, description="other acceptable strings")
+    accept: list[str] = Field(default_factory=list, description="other acceptable strings (single values)")
+    synonyms: dict[str, list[str]] = Field(default_factory=dict,
+                                           description="list fields: expected item -> other acceptable names")
     tolerance: float = Field(0.0, ge=0, description="absolute tolerance for numbers")
 
 
@@ -74,17 +76,24 @@ def _norm(v: Any) -> Any:
     return v
 
 
+NULLS = {"", "null", "none", "nil", "n/a", "na", "unknown", "not known", "not stated", "not documented",
+         "not mentioned", "not given", "not specified", "not recorded", "none known", "no known allergies", "nkda"}
+
+
 def _is_null(v: Any) -> bool:
-    return v is None or (isinstance(v, str) and _norm(v) in ("", "null", "none", "n/a", "unknown")) or v == []
+    if isinstance(v, list):
+        return all(_is_null(x) for x in v)
+    return v is None or (isinstance(v, str) and _norm(v) in NULLS)
 
 
 def field_counts(spec: FieldSpec, got: Any) -> tuple[int, int, int]:
     """(true positives, false positives, false negatives) for one field; list items count singly."""
     want = spec.value
     if isinstance(want, list):
-        want_set = {_norm(x) for x in want} | set()
-        got_list = got if isinstance(got, list) else ([] if _is_null(got) else [got])
-        got_set = {_norm(str(x)) for x in got_list}
+        canonical = {_norm(alt): _norm(item) for item, alts in spec.synonyms.items() for alt in alts}
+        want_set = {_norm(x) for x in want}
+        got_list = [] if _is_null(got) else (got if isinstance(got, list) else [got])
+        got_set = {canonical.get(_norm(str(x)), _norm(str(x))) for x in got_list if not _is_null(x)}
         tp = len(want_set & got_set)
         return tp, len(got_set - want_set), len(want_set - got_set)
     if _is_null(want):
