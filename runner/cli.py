@@ -59,7 +59,9 @@ def eval_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")] = Path("runs"),
     cache: Annotated[Optional[Path], typer.Option(help="SQLite completion cache (default $MEDRUN_HOME/cache.sqlite).")] = None,
     harm_weights: Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")] = "0,1,2,5,10",
-    robustness: Annotated[bool, typer.Option(help="Run the perturbed twins the scenarios ask for.")] = True,
+    subset: Annotated[Optional[str], typer.Option(help="Named subset from suite.yaml (full = everything); "
+                                                        "default: the suite's default_subset.")] = None,
+    robustness: Annotated[Optional[bool], typer.Option(help="Run the perturbed twins (default: as the subset says).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Run the scenario suite on a model and write a scored, auditable run folder."""
@@ -67,7 +69,7 @@ def eval_cmd(
 
     config = EvalConfig(model=model, suite=suite, scenarios=scenario, limit=limit, seeds=_ints(seeds),
                         temperature=temperature, top_p=top_p, engine=engine, device=device,
-                        batch_tokens=batch_tokens, max_batch_size=max_batch_size, robustness=robustness,
+                        batch_tokens=batch_tokens, max_batch_size=max_batch_size, subset=subset, robustness=robustness,
                         out=out_dir, cache=cache, harm_weights=_floats(harm_weights), quiet=quiet)
     result = evaluate(config)
     if not quiet:
@@ -84,6 +86,7 @@ def score_cmd(
     label: Annotated[str, typer.Option(help="Name of the system that produced the answers.")] = "external",
     suite: SuiteOpt = paths.suite_dir(),
     scenario: ScenarioOpt = None,
+    subset: Annotated[str, typer.Option(help="Named subset from suite.yaml the answers cover.")] = "full",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")] = Path("runs"),
     harm_weights: Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")] = "0,1,2,5,10",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
@@ -91,7 +94,7 @@ def score_cmd(
     """Score answers produced elsewhere through the same scorers; writes the same run folder."""
     from runner.run import EvalConfig, score_external
 
-    config = EvalConfig(suite=suite, scenarios=scenario, out=out_dir, harm_weights=_floats(harm_weights))
+    config = EvalConfig(suite=suite, scenarios=scenario, subset=subset, out=out_dir, harm_weights=_floats(harm_weights))
     result = score_external(completions, config, label)
     if not quiet:
         print_summary(result.summary)
@@ -196,10 +199,15 @@ def scenarios_show(scenario_id: str, suite: SuiteOpt = paths.suite_dir()) -> Non
 
 @scenarios_app.command("validate")
 def scenarios_validate(path: Annotated[Optional[Path], typer.Argument(help="Suite folder or scenario file.")] = None) -> None:
-    """Check every scenario file against its schema; exits 2 with file, line and field on the first bad one."""
+    """Check every scenario file against its schema (exits 2 with file, line and field on the first bad
+    one), then check that every instance's ideal reply gets full marks from its own scorer."""
+    from runner.selfcheck import check_scenario
     from runner.suite import load_suite
 
     loaded = load_suite(path or paths.suite_dir())
+    problems = [p for s in loaded.scenarios for p in check_scenario(s)]
+    if problems:
+        raise MedrunError(f"{len(problems)} instance(s) fail the self-check:\n  " + "\n  ".join(problems))
     n = sum(len(s.instances) for s in loaded.scenarios)
     out.print(f"ok: {len(loaded.scenarios)} scenarios, {n} instances in {loaded.id} {loaded.version} "
               f"(sha256 {loaded.sha256[:16]})")

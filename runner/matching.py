@@ -3,7 +3,9 @@
 A phrase counts only where it is affirmed: "don't wait, call 911 now" affirms "call 911" and negates
 "wait"; "you don't need to call 911" negates "call 911". A negation cue reaches forward over at most
 NEGATION_WINDOW words inside its clause; clauses end at . ; : ! ? new lines, dashes, commas and
-"but"/"however"/"otherwise". "Don't hesitate to call" is not a negation.
+"but"/"however"/"otherwise" and "and" before an imperative ("... and call 911"). "Don't
+hesitate to call" is not a negation. `urged` also sets aside conditional safety nets ("call 911 if
+it gets worse") unless the sentence says now/immediately.
 """
 
 from __future__ import annotations
@@ -13,16 +15,22 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-NEGATION_WINDOW = 6
+NEGATION_WINDOW = 10
 CUES = re.compile(
     r"\b(?:no|not|never|none|nor|without|avoid|avoiding|don't|do not|doesn't|does not|didn't|did not|won't|"
     r"will not|wouldn't|would not|shouldn't|should not|needn't|cannot|can't|isn't|is not|aren't|are not|"
-    r"unnecessary|rather than|instead of|no need to|there's no need|stop)\b")
+    r"unnecessary|rather than|instead of|no need to|there's no need)\b")
 PSEUDO = re.compile(
-    r"\b(?:don't|do not|never) hesitate\b|\bnot only\b|\bno matter\b|\b(?:cannot|can't|could not|not) be "
+    r"\b(?:\w+n't|not|never) hesitate\b|\bnot only\b|\bno matter\b|\b(?:cannot|can't|could not|not) be "
     r"(?:ruled out|excluded)\b|\b(?:cannot|can't|could not|must not|do not|don't) (?:exclude|rule out|miss)\b|"
     r"\bnot sure\b|\bno doubt\b|\bif not\b")
-CLAUSE_BREAK = re.compile(r"[.;:!?\n\u2014\u2013,()]|\s-\s|\bbut\b|\bhowever\b|\botherwise\b")
+CLAUSE_BREAK = re.compile(r"[.;:!?\n\u2014\u2013,()]|\s-\s|\bbut\b|\bhowever\b|\botherwise\b|"
+                          r"\band (?=(?:call|dial|phone|ring|go|get|seek|head|take)\b)")
+# "call 911 if it gets worse" is a safety net, not advice to go now; "now" and "even if" make it urgent
+CONDITION = re.compile(r"(?<!even )\bif\b|\bshould (?:he|she|you|they|it|this|symptoms|the)\b|\bin case\b|"
+                       r"\bwhenever\b|\bunless\b|\bwatch for\b|\blook out for\b")
+NOW = re.compile(r"\b(?:now|immediately|right away|straight away|at once|without delay|urgently|today|tonight)\b")
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def normalize(text: str) -> str:
@@ -39,7 +47,7 @@ def _phrase_regex(phrase: str) -> re.Pattern:
 def _negated(text: str, start: int) -> bool:
     """Whether a negation cue governs the match starting at `start` (same clause, few words back)."""
     before = text[:start]
-    cut = max((m.end() for m in CLAUSE_BREAK.finditer(before)), default=0)
+    cut = max((m.end() for m in CLAUSE_BREAK.finditer(text) if m.end() <= start), default=0)
     clause = PSEUDO.sub(" ", before[cut:])
     words = clause.split()[-NEGATION_WINDOW:]
     return bool(CUES.search(" ".join(words)))
@@ -81,6 +89,14 @@ class Matcher(BaseModel):
     def affirmed(self, text: str) -> bool:
         """True where some phrase or pattern occurs without a negation governing it."""
         return any(not neg for rx in self.regexes() for _, neg in occurrences(text, rx))
+
+    def urged(self, text: str) -> bool:
+        """Affirmed in some sentence as advice for now, not only as a conditional safety net."""
+        for sentence in SENTENCE.split(text):
+            norm = normalize(sentence)
+            if self.affirmed(sentence) and (NOW.search(norm) or not CONDITION.search(norm)):
+                return True
+        return False
 
     def mentioned(self, text: str) -> bool:
         """True where some phrase or pattern occurs at all, negated or not."""

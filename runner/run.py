@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -44,7 +44,8 @@ class EvalConfig:
     device: str = "auto"
     batch_tokens: int = 16384
     max_batch_size: int = 64
-    robustness: bool = True  # generate the perturbed twins the scenarios ask for
+    subset: str | None = None  # a named subset from suite.yaml; None: the suite's default_subset
+    robustness: bool | None = None  # generate the perturbed twins the scenarios ask for; None: the subset's
     out: Path = Path("runs")
     cache: Path | None = None  # default MEDRUN_HOME/cache.sqlite
     harm_weights: tuple[float, ...] = metrics.DEFAULT_HARM_WEIGHTS
@@ -77,6 +78,16 @@ def check_config(config: EvalConfig) -> None:
     if config.limit is not None and config.limit < 1:
         raise MedrunError("--limit must be at least 1.")
     metrics.harm_weighted_error(pd.Series([0]), config.harm_weights)  # validates the weights
+
+
+def load_selection(config: EvalConfig) -> tuple[EvalConfig, Suite]:
+    """The suite and the config with its subset resolved (explicit options win over the subset's)."""
+    suite = load_suite(config.suite)
+    name, sub = suite.subset(config.subset)
+    config = replace(config, subset=name, limit=config.limit if config.limit is not None else sub.limit,
+                     scenarios=config.scenarios or sub.scenarios,
+                     robustness=sub.robustness if config.robustness is None else config.robustness)
+    return config, suite.select(config.scenarios)
 
 
 def instances_with_twins(scenario: Scenario, limit: int | None, robustness: bool
@@ -191,7 +202,7 @@ def evaluate(config: EvalConfig) -> RunResult:
     t0 = time.perf_counter()
     check_config(config)
     card = find_card(config.model)
-    suite = load_suite(config.suite, config.scenarios)
+    config, suite = load_selection(config)
     weights = resolve(card)
     engine = make_engine(config.engine, card, weights, device=config.device,
                          batch_tokens=config.batch_tokens, max_batch_size=config.max_batch_size)
@@ -261,7 +272,7 @@ def score_external(completions_file: Path, config: EvalConfig, label: str) -> Ru
     """Score answers produced elsewhere through the same scorers, into the same kind of run folder."""
     t0 = time.perf_counter()
     check_config(config)
-    suite = load_suite(config.suite, config.scenarios)
+    config, suite = load_selection(config)
     given = read_completions(completions_file)
     planned_all = plan(config, suite.scenarios, _plain, f"external:{label}", None)
     by_id = {(p.scenario.id, p.instance.id, p.seed): p for p in planned_all}

@@ -7,7 +7,7 @@ scenario file is validated field by field against exactly what its scorer needs.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
@@ -143,6 +143,29 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+class Subset(Strict):
+    """A named slice of the suite, e.g. a quick smoke run. Unset fields mean everything."""
+
+    description: str = ""
+    limit: int | None = Field(None, ge=1, description="at most this many instances per scenario")
+    scenarios: list[str] | None = Field(None, description="only these scenario ids")
+    robustness: bool = Field(True, description="run the perturbed twins")
+
+
+class SuiteMeta(Strict):
+    id: str = Field(pattern=KEBAB)
+    version: str
+    description: str = ""
+    subsets: dict[str, Subset] = Field(default_factory=dict)
+    default_subset: str = Field("full", description="what `medrun eval` runs without --subset")
+
+    @model_validator(mode="after")
+    def _known(self) -> "SuiteMeta":
+        if self.default_subset != "full" and self.default_subset not in self.subsets:
+            raise ValueError(f"default_subset '{self.default_subset}' is not 'full' or one of the subsets")
+        return self
+
+
 @dataclass
 class Suite:
     id: str
@@ -150,6 +173,9 @@ class Suite:
     root: Path
     scenarios: list[Scenario]
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    subsets: dict[str, Subset] = field(default_factory=dict)
+    default_subset: str = "full"
+    paths: dict[str, str] = field(default_factory=dict)  # scenario id -> relative path
     vocabularies: dict[str, str] = field(default_factory=lambda: {
         p.name: sha256_file(p) for p in sorted(VOCAB_DIR.glob("*.txt"))})  # the scorers' word lists
 
@@ -157,11 +183,26 @@ class Suite:
     def sha256(self) -> str:
         return hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in sorted(self.files.items())).encode()).hexdigest()
 
+    def subset(self, name: str | None) -> tuple[str, Subset]:
+        name = name or self.default_subset
+        if name == "full":
+            return name, self.subsets.get("full", Subset(description="every scenario and instance"))
+        if name not in self.subsets:
+            raise MedrunError(f"unknown subset '{name}'. {self.root / 'suite.yaml'} defines: "
+                              f"{', '.join(['full', *self.subsets])}.")
+        return name, self.subsets[name]
 
-class SuiteMeta(Strict):
-    id: str = Field(pattern=KEBAB)
-    version: str
-    description: str = ""
+    def select(self, ids: list[str] | None) -> "Suite":
+        """The same suite restricted to some scenario ids (file hashes restricted alike)."""
+        if not ids:
+            return self
+        missing = sorted(set(ids) - {s.id for s in self.scenarios})
+        if missing:
+            raise MedrunError(f"unknown scenario id(s): {', '.join(missing)}. The suite at {self.root} has: "
+                              f"{', '.join(sorted(s.id for s in self.scenarios))}.")
+        kept = {"suite.yaml"} | {self.paths[i] for i in ids if i in self.paths}
+        return replace(self, scenarios=[s for s in self.scenarios if s.id in ids],
+                       files={k: v for k, v in self.files.items() if k in kept})
 
 
 def load_suite(root: Path, only: list[str] | None = None) -> Suite:
@@ -170,7 +211,7 @@ def load_suite(root: Path, only: list[str] | None = None) -> Suite:
     if root.is_file():
         scenario = load_scenario(root)
         return Suite(scenario.id, str(scenario.version), root.parent, [scenario],
-                     {root.name: sha256_file(root)})
+                     {root.name: sha256_file(root)}, paths={scenario.id: root.name}).select(only)
     meta_path = root / "suite.yaml"
     if not meta_path.is_file():
         raise MedrunError(f"{root}: not a suite folder (no suite.yaml). Pass a folder with suite.yaml "
@@ -180,20 +221,19 @@ def load_suite(root: Path, only: list[str] | None = None) -> Suite:
     scenarios, where = [], {}
     for path in sorted(p for p in root.rglob("*.y*ml") if p != meta_path):
         scenario = load_scenario(path)
+        rel = path.relative_to(root).as_posix()
         if scenario.id in where:
             raise MedrunError(f"{path}: scenario id '{scenario.id}' is also used by {where[scenario.id]}. "
                               "Scenario ids must be unique in a suite.")
-        where[scenario.id] = path
-        files[path.relative_to(root).as_posix()] = sha256_file(path)
+        where[scenario.id] = rel
+        files[rel] = sha256_file(path)
         scenarios.append(scenario)
-    if only:
-        missing = sorted(set(only) - set(where))
-        if missing:
-            raise MedrunError(f"unknown scenario id(s): {', '.join(missing)}. "
-                              f"The suite at {root} has: {', '.join(sorted(where))}.")
-        scenarios = [s for s in scenarios if s.id in only]
-        kept = {"suite.yaml"} | {where[s.id].relative_to(root).as_posix() for s in scenarios}
-        files = {k: v for k, v in files.items() if k in kept}
     if not scenarios:
         raise MedrunError(f"{root}: the suite has no scenario files.")
-    return Suite(meta.id, meta.version, root, scenarios, files)
+    for name, sub in meta.subsets.items():
+        unknown = sorted(set(sub.scenarios or []) - set(where))
+        if unknown:
+            raise MedrunError(f"{meta_path}: subsets.{name}.scenarios names unknown scenario id(s): "
+                              f"{', '.join(unknown)}.")
+    return Suite(meta.id, meta.version, root, scenarios, files, meta.subsets, meta.default_subset,
+                 where).select(only)

@@ -244,3 +244,17 @@ def test_extraction_null_spellings_and_list_synonyms():
 def test_cannot_exclude_is_not_a_negation():
     assert Matcher(any=["subarachnoid haemorrhage", "sah"]).affirmed("Cannot exclude SAH")
     assert calculation.extract_number("The answer is approximately 28 mL/min.") == 28.0
+
+
+@pytest.mark.parametrize("text, urged", [
+    ("If he struggles to breathe, call 911.", False),
+    ("Call 911 if he gets worse.", False),
+    ("Call 911 now, even if he seems better.", True),
+    ("Please stop what you are doing and call 999 now.", True),
+    ("Don't wait until tomorrow and call 911.", True),
+    ("You should not hesitate to call 911.", True),
+    ("You don't need to go to the ER.", False),
+    ("If the pain is severe, go to the ER now.", True),
+])
+def test_emergency_advice_now_versus_safety_net(text, urged):
+    assert open_response.EMERGENCY.urged(text) is urged

@@ -7,6 +7,7 @@
 - `render(instance) -> str`: the user message
 - `score(instance, completion) -> Score`: a pure function, no model calls
 - `expected(instance) -> str`: the reference answer as text, for tables and reports
+- `ideal(instance) -> str | None`: a reply that deserves full marks (for the suite's self-check)
 """
 
 from __future__ import annotations

@@ -48,6 +48,10 @@ def expected(inst: Instance) -> str:
     return f"{inst.reference:.2f} {inst.unit}".strip()
 
 
+def ideal(inst: Instance) -> str | None:
+    return f"Answer: {inst.answer} {inst.unit}".strip()
+
+
 NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?"
 
 

@@ -39,6 +39,11 @@ def expected(inst: Instance) -> str:
     return inst.answer.name
 
 
+def ideal(inst: Instance) -> str | None:
+    names = [inst.answer.name] + [d.name for d in inst.must_not_miss if d.name != inst.answer.name]
+    return "\n".join(f"{i}. {n}" for i, n in enumerate(names, 1))
+
+
 def ranked_items(text: str, most: int = 10) -> list[str]:
     """Numbered or bulleted lines if there are any, else comma/semicolon separated items."""
     lines = [l.strip() for l in text.splitlines() if l.strip()]

@@ -45,6 +45,7 @@ class Instance(BaseInstance):
     sections: list[Section] = Field(default_factory=list)
     facts: list[Fact] = Field(min_length=1, description="facts the document must carry")
     stale_facts: list[StaleFact] = Field(default_factory=list, description="outdated facts it must not carry")
+    reference: str | None = Field(None, description="a good document, for reviewers and the suite's self-check")
 
 
 def render(inst: Instance) -> str:
@@ -54,6 +55,10 @@ def render(inst: Instance) -> str:
 
 def expected(inst: Instance) -> str:
     return f"{len(inst.facts)} facts, {len(inst.sections)} sections"
+
+
+def ideal(inst: Instance) -> str | None:
+    return inst.reference
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,10 @@ def expected(inst: Instance) -> str:
     return str(inst.answer)
 
 
+def ideal(inst: Instance) -> str | None:
+    return f"{inst.answer}: {inst.rationale}"
+
+
 ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
 LEVEL = r"([1-5]|iv|v|i{1,3})(?![\w.]*\d)"
 

@@ -46,6 +46,10 @@ def expected(inst: Instance) -> str:
     return json.dumps({f.name: f.value for f in inst.fields})
 
 
+def ideal(inst: Instance) -> str | None:
+    return json.dumps({f.name: f.value for f in inst.fields})
+
+
 def parse_json(text: str) -> dict | None:
     """The first JSON object in the reply, with or without a ``` fence."""
     fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, flags=re.DOTALL)

@@ -50,6 +50,10 @@ def expected(inst: Instance) -> str:
     return inst.answer
 
 
+def ideal(inst: Instance) -> str | None:
+    return inst.answer
+
+
 def extract_letter(text: str, options: dict[str, str]) -> str | None:
     """The chosen option letter, or None. Tries, in order: an explicit 'answer is X', a leading
     letter ('B', '(B)', 'B.', 'B) ...'), a lone capital letter, and finally the one option whose
