@@ -5,7 +5,7 @@ A phrase counts only where it is affirmed: "don't wait, call 911 now" affirms "c
 NEGATION_WINDOW words inside its clause; clauses end at . ; : ! ? new lines, dashes, commas and
 "but"/"however"/"otherwise" and "and" before an imperative ("... and call 911"). "Don't
 hesitate to call" is not a negation. `urged` also sets aside conditional safety nets ("call 911 if
-it gets worse") unless the sentence says now/immediately.
+it gets worse", "go to A&E immediately if...").
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ PSEUDO = re.compile(
 CLAUSE_BREAK = re.compile(r"[.;:!?\n\u2014\u2013,()]|\s-\s|\bbut\b|\bhowever\b|\botherwise\b|"
                           r"\band (?=(?:call|dial|phone|ring|go|get|seek|head|take)\b)")
 # "call 911 if it gets worse" is a safety net, not advice to go now; "now" and "even if" make it urgent
-CONDITION = re.compile(r"(?<!even )\bif\b|\bshould (?:he|she|you|they|it|this|symptoms|the)\b|\bin case\b|"
+CONDITION = re.compile(r"(?<!even )(?<!see )(?<!check )(?<!ask )(?<!know )(?<!whether )\bif\b"
+                       r"(?! (?:you )?(?:haven't|have not|not|can|possible)\b)|\bshould (?:he|she|you|they|it|this|symptoms|the)\b|\bin case\b|"
                        r"\bwhenever\b|\bunless\b|\bwatch for\b|\blook out for\b")
-NOW = re.compile(r"\b(?:now|immediately|right away|straight away|at once|without delay|urgently|today|tonight)\b")
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -53,17 +53,28 @@ def _negated(text: str, start: int) -> bool:
     return bool(CUES.search(" ".join(words)))
 
 
-def occurrences(text: str, regex: re.Pattern) -> list[tuple[int, bool]]:
-    """(start, negated) of every match of `regex` in normalized `text`."""
+def occurrences(text: str, regex: re.Pattern) -> list[tuple[re.Match, bool]]:
+    """(match, negated) of every match of `regex` in normalized `text`."""
     norm = normalize(text)
-    return [(m.start(), _negated(norm, m.start())) for m in regex.finditer(norm)]
+    return [(m, _negated(norm, m.start())) for m in regex.finditer(norm)]
+
+
+def _conditional(sentence: str, match: re.Match) -> bool:
+    """A safety net rather than advice for now: a condition in the match's own clause ("call 911 if
+    it gets worse"), or a sentence that opens with one ("If he faints, call 911") up to a semicolon."""
+    breaks = list(CLAUSE_BREAK.finditer(sentence))
+    left = max((b.end() for b in breaks if b.end() <= match.start()), default=0)
+    right = min((b.start() for b in breaks if b.start() >= match.end()), default=len(sentence))
+    if CONDITION.search(sentence[left:right]):
+        return True
+    return bool(CONDITION.match(sentence.lstrip(" *-\u2022\"'"))) and ";" not in sentence[:match.start()]
 
 
 class Matcher(BaseModel):
     """Phrases (case-insensitive, whole words, any spacing) and/or regular expressions.
     In YAML a bare list of strings is shorthand for `any:`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)  # phrases like 999 or 180
     any: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list)
 
@@ -91,11 +102,13 @@ class Matcher(BaseModel):
         return any(not neg for rx in self.regexes() for _, neg in occurrences(text, rx))
 
     def urged(self, text: str) -> bool:
-        """Affirmed in some sentence as advice for now, not only as a conditional safety net."""
-        for sentence in SENTENCE.split(text):
-            norm = normalize(sentence)
-            if self.affirmed(sentence) and (NOW.search(norm) or not CONDITION.search(norm)):
-                return True
+        """Affirmed in a sentence that sets no condition: "call 911 now" is urged, while "call 911 now if
+        he gets worse" and "if the pain is severe, go to the ER" are safety nets ("even if" and "if you
+        haven't already" are not conditions)."""
+        for sentence in SENTENCE.split(normalize(text)):
+            for rx in self.regexes():
+                if any(not neg and not _conditional(sentence, m) for m, neg in occurrences(sentence, rx)):
+                    return True
         return False
 
     def mentioned(self, text: str) -> bool:

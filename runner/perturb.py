@@ -31,8 +31,10 @@ VITALS: tuple[tuple[str, Callable[[re.Match], bool]], ...] = (
     (r"\bBP:? ?(\d{2,3})/(\d{2,3})(?: ?mm ?Hg)?", lambda m: 100 <= int(m.group(1)) <= 140 and 60 <= int(m.group(2)) <= 90),
     (r"\bHR:? ?(\d{2,3})(?: ?bpm)?", lambda m: 60 <= int(m.group(1)) <= 100),
     (r"\bRR:? ?(\d{1,2})(?:/min)?", lambda m: 12 <= int(m.group(1)) <= 20),
-    (r"\bSpO2:? ?(\d{2,3}) ?%(?: ?(?:on )?(?:RA|room air|air))?", lambda m: int(m.group(1)) >= 95),
-    (r"\b(?:T|Temp):? ?(\d{2}(?:\.\d)?) ?°? ?C\b", lambda m: 36.0 <= float(m.group(1)) <= 37.9),
+    # on oxygen a "normal" saturation is itself a finding (e.g. over-oxygenation in COPD): never dropped
+    (r"\bSpO2:? ?(\d{2,3}) ?%(?: ?(?:on |in )?(?:RA|room air|air))?(?! ?(?:on|with|via) ?(?:\d|O2|oxygen|mask|NRB|nasal|NC|HFNC))",
+     lambda m: int(m.group(1)) >= 95),
+    (r"\b(?:T|Temp):? ?(\d{2}(?:\.\d)?) ?°? ?C\b", lambda m: 36.0 <= float(m.group(1)) <= 37.2),
 )
 
 
@@ -78,6 +80,9 @@ def drop_vitals(text: str, key: str) -> str | None:
 def noise(text: str, key: str) -> str | None:
     return f"{text.rstrip()}\n{_rng(key + 'noise').choice(NOISE)}"
 
+
+# Normal ranges above are adult ranges: a child's "normal-looking" HR 80 may be bradycardia.
+ADULT_ONLY = {"drop_vitals"}
 
 PERTURBATIONS: dict[str, Callable[[str, str], str | None]] = {
     "typos": typos, "abbreviations": abbreviations, "drop_vitals": drop_vitals, "noise": noise}

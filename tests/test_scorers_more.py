@@ -254,7 +254,36 @@ def test_cannot_exclude_is_not_a_negation():
     ("Don't wait until tomorrow and call 911.", True),
     ("You should not hesitate to call 911.", True),
     ("You don't need to go to the ER.", False),
-    ("If the pain is severe, go to the ER now.", True),
+    ("If the pain is severe, go to the ER now.", False),
+    ("Go to A&E immediately if you get numbness.", False),
+    ("Call 911 now if you have not already.", True),
+    ("Take him to A&E now.", True),
+    ("Drive him straight to the nearest emergency department.", True),
+    ("Go to your GP today.", False),
 ])
 def test_emergency_advice_now_versus_safety_net(text, urged):
     assert open_response.EMERGENCY.urged(text) is urged
+
+
+def test_documentation_brands_negations_and_numbered_headings(discharge):
+    text = ("1. Diagnosis: AF.\n2. Medications: Eliquis 5 mg twice daily. Not on insulin.\n"
+            "3. Follow-up: GP in 1 week.")
+    s = documentation.score(discharge, reply(text))
+    assert s.metrics["unsupported_medication"] == 0.0  # Eliquis is apixaban; "not on insulin" names no drug given
+    assert s.metrics["section_completeness"] == 1.0
+
+
+def test_history_words_keep_a_stopped_drug_out_of_propagation(discharge):
+    for line in ("Warfarin was withheld and apixaban started.", "Initially on warfarin; now apixaban 5 mg.",
+                 "Switched to apixaban 5 mg from warfarin."):
+        assert documentation.score(discharge, reply(line)).metrics["stale_fact_propagation"] == 0.0, line
+
+
+def test_a_history_word_in_one_statement_does_not_excuse_the_next(discharge):
+    s = documentation.score(discharge, reply("Diltiazem stopped; continue warfarin 5 mg daily."))
+    assert s.metrics["stale_fact_propagation"] == 1.0
+
+
+def test_nested_drug_names_count_once():
+    assert documentation.drugs_in("Co-codamol (paracetamol-codeine) 2 tablets.") == {"acetaminophen-codeine"}
+    assert documentation.drugs_in("Paracetamol 1 g and Lasix 40 mg.") == {"acetaminophen", "furosemide"}

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field
 
 from runner.engines.base import Completion
-from runner.matching import Matcher, _phrase_regex, normalize
+from runner.matching import Matcher, _phrase_regex, normalize, occurrences
 from runner.suite import BaseInstance, Strict
 from runner.tasks.base import Score
 
@@ -20,8 +20,12 @@ MAX_TOKENS = 384
 PRIMARY = "fact_recall"  # the metric robustness deltas and comparisons use
 VOCABULARY = Path(__file__).resolve().parent.parent / "vocab" / "drugs.txt"
 UNSUPPORTED_MEDICATION_SEVERITY = 3  # an invented drug on a discharge list can be given for real
-HISTORICAL = re.compile(r"\b(?:stopped|discontinued|ceased|held|no longer|previously|formerly|resolved|"
-                        r"switched from|changed from|replaced|was on|prior|former|past|d/c|dc'd|hx of)\b")
+HISTORICAL = re.compile(
+    r"\b(?:stop|stopped|discontinue|discontinued|ceased|held|withheld|withhold|on hold|no longer|previous|"
+    r"previously|formerly|former|initially|originally|earlier|superseded|resolved|resolution|removed|"
+    r"de-?labell?ed|switched|changed (?:from|to)|replaced|instead of|rather than|was on|reduced|decreased|"
+    r"increased|titrated|tapered|weaned|cancell?ed|withdrawn|finished|completed|lifted|(?:improved|fell|rose) "
+    r"from|planned but|not given|abandoned|d/c|dc'd|hx of)\b")
 
 
 class Fact(Strict):
@@ -62,28 +66,47 @@ def ideal(inst: Instance) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def drug_names() -> tuple[str, ...]:
-    lines = VOCABULARY.read_text(encoding="utf-8").splitlines()
-    return tuple(sorted({normalize(l.strip()) for l in lines if l.strip() and not l.startswith("#")}))
+def drug_names() -> dict[str, str]:
+    """Every name in the vocabulary -> its canonical name. A line is one drug: the generic name first,
+    then its synonyms and brands, comma-separated ("furosemide, frusemide, lasix")."""
+    names: dict[str, str] = {}
+    for line in VOCABULARY.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            group = [normalize(n.strip()) for n in line.split(",") if n.strip()]
+            names.update({n: group[0] for n in group})
+    return names
 
 
-def drugs_in(text: str) -> set[str]:
-    norm = normalize(text)
-    return {d for d in drug_names() if _phrase_regex(d).search(norm)}
+def drugs_in(text: str, affirmed_only: bool = False) -> set[str]:
+    """Canonical names of the drugs a text names. The longest name wins where names nest ("co-codamol
+    (paracetamol-codeine)" is one drug, not also paracetamol and codeine); with affirmed_only,
+    "not on insulin" names no drug."""
+    hits = [(m.start(), m.end(), canonical, negated) for name, canonical in drug_names().items()
+            for m, negated in occurrences(text, _phrase_regex(name))]
+    taken: list[tuple[int, int]] = []
+    found = set()
+    for start, end, canonical, negated in sorted(hits, key=lambda h: h[0] - h[1]):  # longest first
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        if not (affirmed_only and negated):
+            found.add(canonical)
+    return found
 
 
 def sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    """Sentences, with semicolons splitting too: "diltiazem stopped; continue heparin" is two statements."""
+    return [s for s in re.split(r"(?<=[.!?;])\s+|\n+", text) if s.strip()]
 
 
 def carried_forward(fact: StaleFact, text: str) -> bool:
-    """Affirmed in a sentence that does not mark it as past (stopped, resolved, previously...)."""
+    """Affirmed in a statement that does not mark it as past (stopped, resolved, reduced, previously...)."""
     return any(fact.match.affirmed(s) and not HISTORICAL.search(normalize(s)) for s in sentences(text))
 
 
 def has_section(section: Section, text: str) -> bool:
     matcher = section.match or Matcher(any=[section.name])
-    heads = [re.sub(r"^[\s#*_>-]*", "", line) for line in text.splitlines()]
+    heads = [re.sub(r"^(?:[\s#*_>-]|\d+[.)]|[ivx]+[.)]\s)*", "", line) for line in text.splitlines()]
     return any(rx.match(normalize(h)) for h in heads for rx in matcher.regexes())
 
 
@@ -91,7 +114,7 @@ def score(inst: Instance, completion: Completion) -> Score:
     text = completion.text
     recalled = [f for f in inst.facts if f.match.affirmed(text)]
     stale = [f for f in inst.stale_facts if carried_forward(f, text)]
-    unsupported = sorted(drugs_in(text) - drugs_in(inst.source_note))
+    unsupported = sorted(drugs_in(text, affirmed_only=True) - drugs_in(inst.source_note))
     metrics: dict[str, float | None] = {
         "fact_recall": len(recalled) / len(inst.facts),
         "stale_fact_propagation": len(stale) / len(inst.stale_facts) if inst.stale_facts else None,

@@ -11,6 +11,7 @@ from typing import Any, Union
 from pydantic import Field
 
 from runner.engines.base import Completion
+from runner.matching import normalize
 from runner.suite import BaseInstance, Strict
 from runner.tasks.base import Score
 
@@ -76,7 +77,7 @@ def parse_json(text: str) -> dict | None:
 
 def _norm(v: Any) -> Any:
     if isinstance(v, str):
-        return re.sub(r"\s+", " ", v.strip().lower()).rstrip(".")
+        return re.sub(r"\s+", " ", normalize(v).strip()).rstrip(".")
     return v
 
 
