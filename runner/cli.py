@@ -20,7 +20,7 @@ models_app = typer.Typer(help="Model cards: list, show, verify weights.", no_arg
 scenarios_app = typer.Typer(help="Scenario files: list, show, validate.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(scenarios_app, name="scenarios")
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)  # logs get whole table rows
 err = Console(stderr=True, soft_wrap=True)
 
 # Options defined once, reused by every command that takes them.
@@ -52,10 +52,17 @@ def eval_cmd(
     seeds: Annotated[str, typer.Option(help="Comma-separated sampling seeds, one request per seed.")] = "0",
     temperature: Annotated[float, typer.Option(help="0 = greedy (default). Above 0 samples, seeded per request.")] = 0.0,
     top_p: Annotated[float, typer.Option(help="Nucleus sampling mass when sampling.")] = 1.0,
-    engine: Annotated[str, typer.Option(help="Backend: hf (transformers).")] = "hf",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    batch_tokens: Annotated[int, typer.Option(help="Token budget per batch (padded prompt + new tokens) x rows.")] = 16384,
-    max_batch_size: Annotated[int, typer.Option(help="Most requests in one batch.")] = 64,
+    engine: Annotated[str, typer.Option(help="auto (vLLM if installed and a GPU is present, else transformers), vllm or hf.")] = "auto",
+    device: Annotated[str, typer.Option(help="hf: auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_tokens: Annotated[int, typer.Option(help="hf: token budget per batch (padded prompt + new tokens) x rows.")] = 16384,
+    max_batch_size: Annotated[int, typer.Option(help="hf: most requests in one batch.")] = 64,
+    tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vllm: GPUs per model (default: the card's).")] = None,
+    gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vllm: memory share to take (default: the card's, else 0.9 GPU / 0.3 CPU).")] = None,
+    max_model_len: Annotated[Optional[int], typer.Option(help="vllm: context length (default: the card's max_context).")] = None,
+    enforce_eager: Annotated[bool, typer.Option(help="vllm: no CUDA graphs or compilation (faster start).")] = False,
+    batch_invariant: Annotated[bool, typer.Option(help="vllm: batch-invariant kernels (VLLM_BATCH_INVARIANT=1).")] = False,
+    distributed_executor_backend: Annotated[Optional[str], typer.Option(help="vllm: ray (multi-node) or mp.")] = None,
+    data_parallel: Annotated[int, typer.Option(help="Engine processes, one per GPU, each generating a shard of the plan.")] = 1,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")] = Path("runs"),
     cache: Annotated[Optional[Path], typer.Option(help="SQLite completion cache (default $MEDRUN_HOME/cache.sqlite).")] = None,
     harm_weights: Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")] = "0,1,2,5,10",
@@ -65,12 +72,17 @@ def eval_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ) -> None:
     """Run the scenario suite on a model and write a scored, auditable run folder."""
+    from runner.engines.base import EngineOptions
     from runner.run import EvalConfig, evaluate
 
+    options = EngineOptions(device=device, batch_tokens=batch_tokens, max_batch_size=max_batch_size,
+                            tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+                            max_model_len=max_model_len, enforce_eager=enforce_eager, batch_invariant=batch_invariant,
+                            distributed_executor_backend=distributed_executor_backend)
     config = EvalConfig(model=model, suite=suite, scenarios=scenario, limit=limit, seeds=_ints(seeds),
-                        temperature=temperature, top_p=top_p, engine=engine, device=device,
-                        batch_tokens=batch_tokens, max_batch_size=max_batch_size, subset=subset, robustness=robustness,
-                        out=out_dir, cache=cache, harm_weights=_floats(harm_weights), quiet=quiet)
+                        temperature=temperature, top_p=top_p, engine=engine, engine_options=options,
+                        subset=subset, robustness=robustness, out=out_dir, cache=cache,
+                        harm_weights=_floats(harm_weights), data_parallel=data_parallel, quiet=quiet)
     result = evaluate(config)
     if not quiet:
         print_summary(result.summary)
@@ -78,6 +90,40 @@ def eval_cmd(
         out.print(f"{counts['requests']} requests: {counts['from_cache']} from cache, {counts['to_generate']} "
                   f"generated ({counts['generated_tokens']} tokens) in {times['total_s']:.1f} s")
     out.print(f"run folder: {result.folder}")
+
+
+@app.command("determinism")
+def determinism_cmd(
+    model: ModelOpt = "smollm2-135m-instruct",
+    suite: SuiteOpt = paths.suite_dir(),
+    scenario: ScenarioOpt = None,
+    subset: Annotated[Optional[str], typer.Option(help="Named subset from suite.yaml.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many instances per scenario.")] = None,
+    repeat: Annotated[int, typer.Option(help="How many times to run the plan.")] = 2,
+    engine: Annotated[str, typer.Option(help="auto, vllm or hf.")] = "auto",
+    device: Annotated[str, typer.Option(help="hf: auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_invariant: Annotated[bool, typer.Option(help="vllm: batch-invariant kernels.")] = False,
+    enforce_eager: Annotated[bool, typer.Option(help="vllm: no CUDA graphs or compilation.")] = False,
+    gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vllm: memory share to take.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
+) -> None:
+    """Run the plan several times (cache bypassed) and report the share of byte-identical completions."""
+    import json
+
+    from runner.determinism import repeat_plan
+    from runner.engines.base import EngineOptions
+    from runner.run import EvalConfig
+
+    if repeat < 2:
+        raise MedrunError("--repeat must be at least 2.")
+    options = EngineOptions(device=device, batch_invariant=batch_invariant, enforce_eager=enforce_eager,
+                            gpu_memory_utilization=gpu_memory_utilization)
+    report = repeat_plan(EvalConfig(model=model, suite=suite, scenarios=scenario, subset=subset, limit=limit,
+                                    engine=engine, engine_options=options), repeat)
+    out.print(f"{report['identical']} of {report['requests']} completions byte-identical across {repeat} runs "
+              f"({report['share_identical']:.1%}) with {report['engine']['engine']} on {report['engine']['device']}")
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=2))
 
 
 @app.command("score")

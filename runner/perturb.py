@@ -16,7 +16,7 @@ ABBREVIATIONS = {
     "history of": "hx of", "complains of": "c/o", "patient": "pt", "years old": "y/o", "year-old": "y/o",
     "without": "w/o", "emergency department": "ED", "temperature": "temp", "hypertension": "HTN",
     "diabetes": "DM", "chest pain": "CP", "nausea and vomiting": "N/V", "twice daily": "BID",
-    "once daily": "OD", "atrial fibrillation": "AF", "myocardial infarction": "MI", "oxygen saturation": "sats",
+    "atrial fibrillation": "AF", "myocardial infarction": "MI", "oxygen saturation": "sats",
 }
 NOISE = (
     "Their parking ticket was validated at the front desk.",
@@ -74,7 +74,7 @@ def drop_vitals(text: str, key: str) -> str | None:
         after = re.sub(r"^\s*[,;] ?", "", after)
     else:  # "..., T 36.8 C." -> "...."
         before = re.sub(r"[,;] ?$", "", before)
-    return before + after
+    return re.sub(r"(^|\n)[ \t]*[.,;][ \t]*", r"\1", before + after)  # no line left holding only punctuation
 
 
 def noise(text: str, key: str) -> str | None:

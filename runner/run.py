@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from runner import __version__, metrics, offline, paths, results, summary, tasks
 from runner.cache import Cache, request_key
-from runner.cards import find_card
-from runner.engines import Completion, Decoding, Request, make_engine
+from runner.cards import ModelCard, find_card
+from runner.engines import Completion, Decoding, Engine, EngineOptions, Request, choose_engine, make_engine
 from runner.errors import MedrunError
-from runner.perturb import PERTURBATIONS
+from runner.perturb import ADULT_ONLY, PERTURBATIONS
 from runner.suite import BaseInstance, Scenario, Suite, load_suite, sha256_file
-from runner.weights import resolve
+from runner.weights import Weights, resolve
+from runner.worker import run_shards
 
 Render = Callable[[list[dict[str, str]]], str]
 
@@ -40,15 +42,14 @@ class EvalConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     temperature: float = 0.0
     top_p: float = 1.0
-    engine: str = "hf"
-    device: str = "auto"
-    batch_tokens: int = 16384
-    max_batch_size: int = 64
+    engine: str = "auto"
+    engine_options: EngineOptions = field(default_factory=EngineOptions)
     subset: str | None = None  # a named subset from suite.yaml; None: the suite's default_subset
     robustness: bool | None = None  # generate the perturbed twins the scenarios ask for; None: the subset's
     out: Path = Path("runs")
     cache: Path | None = None  # default MEDRUN_HOME/cache.sqlite
     harm_weights: tuple[float, ...] = metrics.DEFAULT_HARM_WEIGHTS
+    data_parallel: int = 1  # engine processes (one per GPU), each generating a shard of the plan
     quiet: bool = False
 
 
@@ -77,6 +78,8 @@ def check_config(config: EvalConfig) -> None:
                           "set --temperature above 0 to sample, or pass one seed.")
     if config.limit is not None and config.limit < 1:
         raise MedrunError("--limit must be at least 1.")
+    if config.data_parallel < 1:
+        raise MedrunError("--data-parallel must be at least 1.")
     metrics.harm_weighted_error(pd.Series([0]), config.harm_weights)  # validates the weights
 
 
@@ -97,7 +100,10 @@ def instances_with_twins(scenario: Scenario, limit: int | None, robustness: bool
     out = []
     for inst in scenario.instances[:limit]:
         out.append((inst, None, None))
+        adult = inst.tags.age_group in ("adult", "older_adult")
         for name in scenario.robustness if robustness else []:
+            if name in ADULT_ONLY and not adult:
+                continue
             text = PERTURBATIONS[name](getattr(inst, text_field), inst.id)
             if text is not None:
                 out.append((inst.model_copy(update={text_field: text, "id": f"{inst.id}--{name}"}), name, inst.id))
@@ -128,7 +134,8 @@ def generate_missing(engine, cache: Cache, fingerprint: str, requests: list[Requ
     """Generate what the cache lacks, committing each completion as it arrives. Returns tokens made."""
     tokens = 0
     with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tps]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), disable=quiet, transient=False) as bar:
+                  TimeElapsedColumn(), TimeRemainingColumn(), disable=quiet, transient=False,
+                  console=Console(stderr=True)) as bar:
         task = bar.add_task("generate", total=len(requests), tps="")
         start = time.perf_counter()
         for completion in engine.generate(requests):
@@ -198,14 +205,33 @@ def base_manifest(config: EvalConfig, suite: Suite, planned: list[Planned], mode
     }
 
 
-def evaluate(config: EvalConfig) -> RunResult:
-    t0 = time.perf_counter()
+@dataclass
+class Prepared:
+    config: EvalConfig  # subset resolved
+    card: ModelCard
+    suite: Suite
+    weights: Weights
+    engine: Engine
+    why: str  # why this engine
+
+
+def prepare(config: EvalConfig) -> Prepared:
+    """Validate, resolve the subset, the card, the weights and the engine (the model loads lazily)."""
     check_config(config)
     card = find_card(config.model)
     config, suite = load_selection(config)
     weights = resolve(card)
-    engine = make_engine(config.engine, card, weights, device=config.device,
-                         batch_tokens=config.batch_tokens, max_batch_size=config.max_batch_size)
+    engine_name, why = choose_engine(config.engine)
+    if not config.quiet:
+        print(f"engine: {why}; subset: {config.subset}", file=sys.stderr)
+    return Prepared(config, card, suite, weights, make_engine(engine_name, card, weights, config.engine_options), why)
+
+
+def evaluate(config: EvalConfig) -> RunResult:
+    t0 = time.perf_counter()
+    prep = prepare(config)
+    config, card, suite, weights, engine, why = (prep.config, prep.card, prep.suite, prep.weights, prep.engine,
+                                                 prep.why)
     t_prepared = time.perf_counter()
 
     planned = plan(config, suite.scenarios, engine.render, weights.fingerprint, card.system_prompt)
@@ -221,14 +247,21 @@ def evaluate(config: EvalConfig) -> RunResult:
         "folder": str(weights.folder), "files": weights.files,
         "source_file": str(weights.source_file) if weights.source_file else None,
         "source_sha256": weights.source_sha256})
-    manifest.update({"engine": engine.describe(), "cache": str(cache.path),
+    manifest.update({"engine": {**engine.describe(), "chosen": why}, "cache": str(cache.path),
                      "counts": {"requests": len(planned), "unique_requests": len(unique),
                                 "from_cache": len(cached), "to_generate": len(missing)}})
     manifest["times"]["prepare_s"] = round(t_prepared - t0, 3)
     results.write_json(folder / "manifest.json", manifest)
 
     t_gen = time.perf_counter()
-    tokens = generate_missing(engine, cache, weights.fingerprint, missing, config.quiet) if missing else 0
+    if missing and config.data_parallel > 1:
+        cache.close()
+        run_shards(config, missing, cache.path, config.data_parallel, config.quiet)
+        cache = Cache(cache.path)
+        fresh = cache.get_many([r.key for r in missing]).values()
+        tokens = sum(c.completion_tokens for c in fresh)
+    else:
+        tokens = generate_missing(engine, cache, weights.fingerprint, missing, config.quiet) if missing else 0
     manifest["counts"]["generated_tokens"] = tokens
     manifest["times"]["generate_s"] = round(time.perf_counter() - t_gen, 3)
     completions = cache.get_many(unique)

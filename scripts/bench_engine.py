@@ -18,7 +18,7 @@ import runner  # noqa: F401  (offline environment first)
 from runner import paths
 from runner.cache import request_key
 from runner.cards import find_card
-from runner.engines import Decoding, Request, make_engine
+from runner.engines import Decoding, EngineOptions, Request, make_engine
 from runner.run import EvalConfig, plan
 from runner.suite import load_suite
 from runner.weights import resolve
@@ -54,7 +54,7 @@ def main() -> None:
 
     card = find_card(args.model)
     weights = resolve(card)
-    engine = make_engine("hf", card, weights, device=args.device, max_batch_size=args.max_batch_size)
+    engine = make_engine("hf", card, weights, EngineOptions(device=args.device, max_batch_size=args.max_batch_size))
     scenarios = load_suite(paths.suite_dir()).scenarios
     workloads = {
         "open answers": open_answer_requests(engine, weights.fingerprint, scenarios, args.prompts, args.max_tokens),

@@ -38,9 +38,9 @@ def weights(card, medrun_home):
 
 @pytest.fixture(scope="session")
 def engine(card, weights):
-    from runner.engines import make_engine
+    from runner.engines import EngineOptions, make_engine
 
-    return make_engine("hf", card, weights, batch_tokens=8192, max_batch_size=16)
+    return make_engine("hf", card, weights, EngineOptions(batch_tokens=8192, max_batch_size=16))
 
 
 def run_medrun(*args: str, cwd: Path | None = None, prefix: tuple[str, ...] = (), timeout: int = 600,

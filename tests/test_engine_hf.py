@@ -69,7 +69,7 @@ def test_too_long_prompt_is_a_clear_error(engine):
     from runner.errors import MedrunError
 
     long = Request("k", "word " * 9000, Decoding(max_tokens=4))
-    with pytest.raises(MedrunError, match="exceeds the card's max_context"):
+    with pytest.raises(MedrunError, match="exceeds the model's context of 8192 tokens"):
         list(engine.generate([long]))
 
 

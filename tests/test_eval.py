@@ -15,6 +15,9 @@ import pytest
 from conftest import MEDRUN, REPO, run_medrun
 
 
+STARTER = ("-s", "medication-safety-mc", "-s", "ed-triage-esi")  # short answers: quick on a CPU
+
+
 def unshare_works() -> bool:
     return shutil.which("unshare") is not None and subprocess.run(
         ["unshare", "-n", "true"], capture_output=True).returncode == 0
@@ -34,7 +37,7 @@ def test_eval_runs_with_no_network(tmp_path, weights):
                            capture_output=True, text=True)
     assert probe.returncode != 0 and "unreachable" in probe.stderr.lower()
     out = tmp_path / "runs"
-    result = run_medrun("eval", "--limit", "2", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"),
+    result = run_medrun("eval", *STARTER, "--limit", "2", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"),
                         prefix=("unshare", "-n"))
     assert result.returncode == 0, result.stderr[-3000:]
     folder = only_run_folder(out)
@@ -47,7 +50,8 @@ def test_eval_runs_with_no_network(tmp_path, weights):
     assert manifest["offline_env"]["HF_HUB_OFFLINE"] == "1"
     assert manifest["packages"]["torch"] and manifest["engine"]["device"] == "cpu"
     assert set(manifest["suite"]["files"]) >= {"suite.yaml"} and len(manifest["suite"]["sha256"]) == 64
-    assert manifest["counts"]["requests"] == 2 * len(manifest["suite"]["scenarios"])
+    twins = sum(len(s["robustness"]) for s in manifest["suite"]["scenarios"].values())
+    assert 2 * 2 <= manifest["counts"]["requests"] <= 2 * (2 + twins)  # 2 clean + their twins per scenario
     summary = json.loads((folder / "summary.json").read_text())
     mc = {m["metric"]: m for m in summary["scenarios"]["medication-safety-mc"]["metrics"]}
     assert mc["accuracy"]["n"] == 2 and 0 <= mc["accuracy"]["value"] <= 1
@@ -58,8 +62,8 @@ def test_eval_runs_with_no_network(tmp_path, weights):
 
 def test_killed_run_resumes_without_losing_or_repeating_work(tmp_path, weights):
     out, db = tmp_path / "runs", tmp_path / "cache.sqlite"
-    args = ["eval", "--out", str(out), "--cache", str(db), "-q"]
-    total = 28  # instances in the starter suite
+    args = ["eval", *STARTER, "--no-robustness", "--subset", "full", "--out", str(out), "--cache", str(db), "-q"]
+    total = 28  # instances in the two starter scenarios
     # batch size 1: every completion is committed on its own, so the kill lands between commits
     victim = subprocess.Popen([MEDRUN, *args, "--max-batch-size", "1"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)

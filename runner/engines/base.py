@@ -42,6 +42,34 @@ class Completion:
     seconds: float = 0.0                   # this request's share of its batch's wall time
 
 
+@dataclass
+class EngineOptions:
+    """Settings of the backends, from the command line; unset (None) falls back to the model card."""
+
+    device: str = "auto"                       # hf: auto, cpu, cuda, cuda:N
+    batch_tokens: int = 16384                  # hf: padded tokens per batch
+    max_batch_size: int = 64                   # hf: rows per batch
+    tensor_parallel_size: int | None = None    # vllm: GPUs per model replica
+    gpu_memory_utilization: float | None = None  # vllm: share of GPU (on CPU: host) memory to take
+    max_model_len: int | None = None           # vllm: context length; default the card's max_context
+    enforce_eager: bool = False                # vllm: skip CUDA graphs / compilation (fast start)
+    batch_invariant: bool = False              # vllm: VLLM_BATCH_INVARIANT=1, same result at any batch size
+    distributed_executor_backend: str | None = None  # vllm: "ray" for multi-node, "mp" on one node
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_context(prompt_tokens: int, max_tokens: int, max_context: int) -> None:
+    """A prompt plus its answer must fit the model's context window."""
+    from runner.errors import MedrunError
+
+    if prompt_tokens + max_tokens > max_context:
+        raise MedrunError(f"a prompt of {prompt_tokens} tokens plus max_tokens {max_tokens} exceeds the model's "
+                          f"context of {max_context} tokens. Shorten the scenario, lower max_tokens, or raise "
+                          "max_context in the card (and --max-model-len) if the model supports it.")
+
+
 class Engine(Protocol):
     name: str
 

@@ -16,7 +16,7 @@ import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from runner.cards import ModelCard
-from runner.engines.base import Completion, Decoding, Request
+from runner.engines.base import Completion, Decoding, EngineOptions, Request, check_context
 from runner.errors import MedrunError
 from runner.weights import Weights
 
@@ -50,8 +50,9 @@ class SeededSampler(LogitsProcessor):
 class HFEngine:
     name = "hf"
 
-    def __init__(self, card: ModelCard, weights: Weights, device: str = "auto",
-                 batch_tokens: int = 16384, max_batch_size: int = 64):
+    def __init__(self, card: ModelCard, weights: Weights, options: EngineOptions | None = None):
+        options = options or EngineOptions()
+        device, batch_tokens, max_batch_size = options.device, options.batch_tokens, options.max_batch_size
         self.card, self.weights = card, weights
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
                                    else ("cpu" if device == "auto" else device))
@@ -97,10 +98,8 @@ class HFEngine:
     def _batches(self, requests: Sequence[Request]) -> Iterator[list[tuple[Request, list[int]]]]:
         """Group by decoding settings, sort longest first, cut under the token budget."""
         encoded = [(r, self.tokenizer(r.prompt, add_special_tokens=False)["input_ids"]) for r in requests]
-        for over_limit in (e for e in encoded if len(e[1]) + e[0].decoding.max_tokens > self.card.max_context):
-            raise MedrunError(f"a prompt of {len(over_limit[1])} tokens plus max_tokens "
-                              f"{over_limit[0].decoding.max_tokens} exceeds the card's max_context "
-                              f"{self.card.max_context}. Shorten the scenario or lower max_tokens.")
+        for r, ids in encoded:
+            check_context(len(ids), r.decoding.max_tokens, self.card.max_context)
         encoded.sort(key=lambda e: (e[0].decoding.batch_group(), -len(e[1])))
         for _, group in groupby(encoded, key=lambda e: e[0].decoding.batch_group()):
             batch: list = []

