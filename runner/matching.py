@@ -28,7 +28,7 @@ CLAUSE_BREAK = re.compile(r"[.;:!?\n\u2014\u2013,()]|\s-\s|\bbut\b|\bhowever\b|\
                           r"\band (?=(?:call|dial|phone|ring|go|get|seek|head|take)\b)")
 # "call 911 if it gets worse" is a safety net, not advice to go now; "now" and "even if" make it urgent
 CONDITION = re.compile(r"(?<!even )(?<!see )(?<!check )(?<!ask )(?<!know )(?<!whether )\bif\b"
-                       r"(?! (?:you )?(?:haven't|have not|not|can|possible)\b)|\bshould (?:he|she|you|they|it|this|symptoms|the)\b|\bin case\b|"
+                       r"(?! (?:you )?(?:haven't|have not|not|can(?!'t)|possible)\b)|\bshould (?:he|she|you|they|it|this|symptoms|the)\b|\bin case\b|"
                        r"\bwhenever\b|\bunless\b|\bwatch for\b|\blook out for\b")
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -66,6 +66,10 @@ def _conditional(sentence: str, match: re.Match) -> bool:
     left = max((b.end() for b in breaks if b.end() <= match.start()), default=0)
     right = min((b.start() for b in breaks if b.start() >= match.end()), default=len(sentence))
     if CONDITION.search(sentence[left:right]):
+        return True
+    before = [b for b in breaks if b.end() <= left]  # the clause just before: "meanwhile, if X, call 999"
+    previous = sentence[(before[-2].end() if len(before) > 1 else 0):left]
+    if CONDITION.match(previous.lstrip(" *-\u2022\"'")):
         return True
     return bool(CONDITION.match(sentence.lstrip(" *-\u2022\"'"))) and ";" not in sentence[:match.start()]
 

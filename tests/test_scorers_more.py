@@ -260,6 +260,9 @@ def test_cannot_exclude_is_not_a_negation():
     ("Take him to A&E now.", True),
     ("Drive him straight to the nearest emergency department.", True),
     ("Go to your GP today.", False),
+    ("Call 999 if you can't speak in full sentences.", False),
+    ("Meanwhile, if his lips turn blue, call 999.", False),
+    ("Please go to A&E now, and call 999 if the pain gets worse.", True),
 ])
 def test_emergency_advice_now_versus_safety_net(text, urged):
     assert open_response.EMERGENCY.urged(text) is urged
