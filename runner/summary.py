@@ -3,7 +3,6 @@ metric with its 95% bootstrap interval and denominator, segmented by every tag, 
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from runner import metrics, tasks

@@ -8,11 +8,12 @@ import signal
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from conftest import MEDRUN, REPO, run_medrun
+from conftest import MEDRUN, run_medrun
 
 
 STARTER = ("-s", "medication-safety-mc", "-s", "ed-triage-esi")  # short answers: quick on a CPU
@@ -23,7 +24,7 @@ def unshare_works() -> bool:
         ["unshare", "-n", "true"], capture_output=True).returncode == 0
 
 
-def only_run_folder(out) -> "Path":
+def only_run_folder(out: Path) -> Path:
     folders = [p for p in out.iterdir() if p.is_dir()]
     assert len(folders) == 1, folders
     return folders[0]

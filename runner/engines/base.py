@@ -70,6 +70,19 @@ def check_context(prompt_tokens: int, max_tokens: int, max_context: int) -> None
                           "max_context in the card (and --max-model-len) if the model supports it.")
 
 
+def render_chat(card, tokenizer, messages: list[dict[str, str]]) -> str:
+    """The exact prompt text: the tokenizer's chat template with the generation prompt, or, where the
+    card says `chat_template: none`, the messages' texts joined."""
+    from runner.errors import MedrunError
+
+    if card.chat_template == "none":
+        return "\n\n".join(m["content"] for m in messages) + "\n"
+    if not tokenizer.chat_template:
+        raise MedrunError(f"{card.card_path}: chat_template is 'builtin' but the tokenizer has none. "
+                          "Set chat_template: none in the card.")
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
 class Engine(Protocol):
     name: str
 

@@ -16,7 +16,7 @@ import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from runner.cards import ModelCard
-from runner.engines.base import Completion, Decoding, EngineOptions, Request, check_context
+from runner.engines.base import Completion, Decoding, EngineOptions, Request, check_context, render_chat
 from runner.errors import MedrunError
 from runner.weights import Weights
 
@@ -79,12 +79,7 @@ class HFEngine:
         return self._model
 
     def render(self, messages: list[dict[str, str]]) -> str:
-        if self.card.chat_template == "none":
-            return "\n\n".join(m["content"] for m in messages) + "\n"
-        if not self.tokenizer.chat_template:
-            raise MedrunError(f"{self.card.card_path}: chat_template is 'builtin' but the tokenizer has none. "
-                              "Set chat_template: none in the card.")
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(self.card, self.tokenizer, messages)
 
     def describe(self) -> dict:
         info = {"engine": self.name, "device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SEVERITY_NAMES = ("none", "mild", "moderate", "severe", "catastrophic")
-
 
 @dataclass
 class Score:
