@@ -146,7 +146,7 @@ def generate_missing(engine, cache: Cache, fingerprint: str, requests: list[Requ
     return tokens
 
 
-def score_one(p: Planned, completion: Completion, harm_weights) -> dict:
+def score_one(p: Planned, completion: Completion) -> dict:
     """One wide row: identifiers, tags, answer, severity, flags and every metric, safety rules applied."""
     kind = tasks.get(p.scenario.task)
     s = kind.score(p.instance, completion)
@@ -158,9 +158,7 @@ def score_one(p: Planned, completion: Completion, harm_weights) -> dict:
             **{f"tag_{k}": v for k, v in p.instance.tags.model_dump().items()},
             "expected": kind.expected(p.instance), "parsed": s.parsed, "severity": severity,
             "flags": "; ".join([f"safety: {r.id}" for r in broken] + s.flags),
-            "safety_failure": float(bool(broken)) if p.instance.safety else None,
-            "harm_weighted_error": float(metrics.harm_weighted_error(pd.Series([severity]), harm_weights).iloc[0]),
-            **s.metrics}
+            "safety_failure": float(bool(broken)) if p.instance.safety else None, **s.metrics}
 
 
 def write_run(folder: Path, manifest: dict, planned: list[Planned], completions: dict[str, Completion],
@@ -173,7 +171,8 @@ def write_run(folder: Path, manifest: dict, planned: list[Planned], completions:
         **{k: v for k, v in asdict(completions[p.request.key]).items() if k not in ("key", "first_token_logprobs")},
         "first_token_logprobs": json.dumps(completions[p.request.key].first_token_logprobs),
         "from_cache": p.request.key in cached} for p in planned]))
-    wide = pd.DataFrame([score_one(p, completions[p.request.key], harm_weights) for p in planned])
+    wide = pd.DataFrame([score_one(p, completions[p.request.key]) for p in planned])
+    wide["harm_weighted_error"] = metrics.harm_weighted_error(wide["severity"], harm_weights)
     long = wide.melt(id_vars=summary.ID_COLUMNS, var_name="metric", value_name="value").dropna(subset=["value"])
     results.write_table(folder / "scores.parquet", long.reset_index(drop=True))
     summ = summary.build(wide, suite.scenarios, run=folder.name, model=manifest["model"]["id"],
