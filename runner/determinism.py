@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from runner.run import EvalConfig, plan, prepare
+from runner.run import EvalConfig, prepare
 
 
 def repeat_plan(config: EvalConfig, repeat: int = 2) -> dict:
     prep = prepare(config)
-    planned = plan(prep.config, prep.suite.scenarios, prep.engine.render, prep.weights.fingerprint,
-                   prep.card.system_prompt)
+    planned = prep.plan()
     requests = list({p.request.key: p.request for p in planned}.values())
     runs = [{c.key: c.text for c in prep.engine.generate(requests)} for _ in range(repeat)]
     differing = [r.key for r in requests if any(run[r.key] != runs[0][r.key] for run in runs[1:])]

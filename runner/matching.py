@@ -115,6 +115,3 @@ class Matcher(BaseModel):
                     return True
         return False
 
-    def mentioned(self, text: str) -> bool:
-        """True where some phrase or pattern occurs at all, negated or not."""
-        return any(occurrences(text, rx) for rx in self.regexes())

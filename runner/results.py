@@ -60,6 +60,3 @@ def write_table(path: Path, frame: pd.DataFrame) -> None:
     frame.to_parquet(tmp, index=False)
     tmp.replace(path)
 
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text())

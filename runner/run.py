@@ -213,6 +213,10 @@ class Prepared:
     engine: Engine
     why: str  # why this engine
 
+    def plan(self) -> list[Planned]:
+        return plan(self.config, self.suite.scenarios, self.engine.render, self.weights.fingerprint,
+                    self.card.system_prompt)
+
 
 def prepare(config: EvalConfig) -> Prepared:
     """Validate, resolve the subset, the card, the weights and the engine (the model loads lazily)."""
@@ -233,7 +237,7 @@ def evaluate(config: EvalConfig) -> RunResult:
                                                  prep.why)
     t_prepared = time.perf_counter()
 
-    planned = plan(config, suite.scenarios, engine.render, weights.fingerprint, card.system_prompt)
+    planned = prep.plan()
     cache = Cache(config.cache or paths.home() / "cache.sqlite")
     unique = {p.request.key: p.request for p in planned}
     cached = set(cache.get_many(unique))

@@ -86,13 +86,12 @@ def _gpu_count() -> int:
 
 
 def main(argv: list[str]) -> int:
-    from runner.run import generate_missing, plan, prepare
+    from runner.run import generate_missing, prepare
 
     spec, shard, shards = Path(argv[0]), int(argv[1]), int(argv[2])
     config = config_from_json(spec.read_text())
     prep = prepare(config)
-    planned = plan(prep.config, prep.suite.scenarios, prep.engine.render, prep.weights.fingerprint,
-                   prep.card.system_prompt)
+    planned = prep.plan()
     cache = Cache(config.cache or paths.home() / "cache.sqlite")
     mine = {p.request.key: p.request for p in planned if shard_of(p.request.key, shards) == shard}
     done = cache.get_many(mine)
