@@ -27,6 +27,17 @@ err = Console(stderr=True, soft_wrap=True)
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model card id, or path to a card YAML.")]
 SuiteOpt = Annotated[Path, typer.Option("--suite", help="Suite folder (with suite.yaml) or one scenario file.")]
 ScenarioOpt = Annotated[Optional[list[str]], typer.Option("--scenario", "-s", help="Only these scenario ids (repeatable).")]
+SubsetOpt = Annotated[Optional[str], typer.Option(help="Named subset from suite.yaml (full = everything); "
+                                                       "default: the suite's default_subset.")]
+LimitOpt = Annotated[Optional[int], typer.Option(help="At most this many instances per scenario.")]
+EngineOpt = Annotated[str, typer.Option(help="auto (vLLM if installed and a GPU is present, else transformers), vllm or hf.")]
+DeviceOpt = Annotated[str, typer.Option(help="hf: auto, cpu, cuda or cuda:N.")]
+GpuMemoryOpt = Annotated[Optional[float], typer.Option(help="vllm: memory share to take (default: the card's, else 0.9 GPU / 0.3 CPU).")]
+EnforceEagerOpt = Annotated[bool, typer.Option(help="vllm: no CUDA graphs or compilation (faster start).")]
+BatchInvariantOpt = Annotated[bool, typer.Option(help="vllm: batch-invariant kernels (VLLM_BATCH_INVARIANT=1).")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")]
+HarmWeightsOpt = Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -48,28 +59,27 @@ def eval_cmd(
     model: ModelOpt = "smollm2-135m-instruct",
     suite: SuiteOpt = paths.suite_dir(),
     scenario: ScenarioOpt = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many instances per scenario.")] = None,
+    limit: LimitOpt = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated sampling seeds, one request per seed.")] = "0",
     temperature: Annotated[float, typer.Option(help="0 = greedy (default). Above 0 samples, seeded per request.")] = 0.0,
     top_p: Annotated[float, typer.Option(help="Nucleus sampling mass when sampling.")] = 1.0,
-    engine: Annotated[str, typer.Option(help="auto (vLLM if installed and a GPU is present, else transformers), vllm or hf.")] = "auto",
-    device: Annotated[str, typer.Option(help="hf: auto, cpu, cuda or cuda:N.")] = "auto",
+    engine: EngineOpt = "auto",
+    device: DeviceOpt = "auto",
     batch_tokens: Annotated[int, typer.Option(help="hf: token budget per batch (padded prompt + new tokens) x rows.")] = 16384,
     max_batch_size: Annotated[int, typer.Option(help="hf: most requests in one batch.")] = 64,
     tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vllm: GPUs per model (default: the card's).")] = None,
-    gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vllm: memory share to take (default: the card's, else 0.9 GPU / 0.3 CPU).")] = None,
+    gpu_memory_utilization: GpuMemoryOpt = None,
     max_model_len: Annotated[Optional[int], typer.Option(help="vllm: context length (default: the card's max_context).")] = None,
-    enforce_eager: Annotated[bool, typer.Option(help="vllm: no CUDA graphs or compilation (faster start).")] = False,
-    batch_invariant: Annotated[bool, typer.Option(help="vllm: batch-invariant kernels (VLLM_BATCH_INVARIANT=1).")] = False,
+    enforce_eager: EnforceEagerOpt = False,
+    batch_invariant: BatchInvariantOpt = False,
     distributed_executor_backend: Annotated[Optional[str], typer.Option(help="vllm: ray (multi-node) or mp.")] = None,
     data_parallel: Annotated[int, typer.Option(help="Engine processes, one per GPU, each generating a shard of the plan.")] = 1,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")] = Path("runs"),
+    out_dir: OutOpt = Path("runs"),
     cache: Annotated[Optional[Path], typer.Option(help="SQLite completion cache (default $MEDRUN_HOME/cache.sqlite).")] = None,
-    harm_weights: Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")] = "0,1,2,5,10",
-    subset: Annotated[Optional[str], typer.Option(help="Named subset from suite.yaml (full = everything); "
-                                                        "default: the suite's default_subset.")] = None,
+    harm_weights: HarmWeightsOpt = "0,1,2,5,10",
+    subset: SubsetOpt = None,
     robustness: Annotated[Optional[bool], typer.Option(help="Run the perturbed twins (default: as the subset says).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the scenario suite on a model and write a scored, auditable run folder."""
     from runner.engines.base import EngineOptions
@@ -97,14 +107,14 @@ def determinism_cmd(
     model: ModelOpt = "smollm2-135m-instruct",
     suite: SuiteOpt = paths.suite_dir(),
     scenario: ScenarioOpt = None,
-    subset: Annotated[Optional[str], typer.Option(help="Named subset from suite.yaml.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many instances per scenario.")] = None,
+    subset: SubsetOpt = None,
+    limit: LimitOpt = None,
     repeat: Annotated[int, typer.Option(help="How many times to run the plan.")] = 2,
-    engine: Annotated[str, typer.Option(help="auto, vllm or hf.")] = "auto",
-    device: Annotated[str, typer.Option(help="hf: auto, cpu, cuda or cuda:N.")] = "auto",
-    batch_invariant: Annotated[bool, typer.Option(help="vllm: batch-invariant kernels.")] = False,
-    enforce_eager: Annotated[bool, typer.Option(help="vllm: no CUDA graphs or compilation.")] = False,
-    gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vllm: memory share to take.")] = None,
+    engine: EngineOpt = "auto",
+    device: DeviceOpt = "auto",
+    batch_invariant: BatchInvariantOpt = False,
+    enforce_eager: EnforceEagerOpt = False,
+    gpu_memory_utilization: GpuMemoryOpt = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
 ) -> None:
     """Run the plan several times (cache bypassed) and report the share of byte-identical completions."""
@@ -132,10 +142,10 @@ def score_cmd(
     label: Annotated[str, typer.Option(help="Name of the system that produced the answers.")] = "external",
     suite: SuiteOpt = paths.suite_dir(),
     scenario: ScenarioOpt = None,
-    subset: Annotated[str, typer.Option(help="Named subset from suite.yaml the answers cover.")] = "full",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")] = Path("runs"),
-    harm_weights: Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")] = "0,1,2,5,10",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
+    subset: SubsetOpt = "full",
+    out_dir: OutOpt = Path("runs"),
+    harm_weights: HarmWeightsOpt = "0,1,2,5,10",
+    quiet: QuietOpt = False,
 ) -> None:
     """Score answers produced elsewhere through the same scorers; writes the same run folder."""
     from runner.run import EvalConfig, score_external
