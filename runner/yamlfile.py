@@ -11,6 +11,7 @@ import yaml
 from runner.errors import MedrunError
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: about 10x faster on the suite's files
 
 
 def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
@@ -32,7 +33,7 @@ def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
 
 def line_of(path: Path, loc: tuple) -> int | None:
     """1-based line of a field in a YAML file, e.g. line_of(p, ("instances", 3, "answer"))."""
-    return _line_of(yaml.compose(path.read_text(encoding="utf-8")), loc)
+    return _line_of(yaml.compose(path.read_text(encoding="utf-8"), Loader=LOADER), loc)
 
 
 def _field(loc: tuple) -> str:
@@ -49,8 +50,7 @@ def load_yaml_model(path: Path, model: type[M], what: str) -> M:
     except OSError as e:
         raise MedrunError(f"{path}: cannot read this {what}: {e.strerror}.") from None
     try:
-        data = yaml.safe_load(text)
-        tree = yaml.compose(text)
+        data = yaml.load(text, Loader=LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -60,6 +60,7 @@ def load_yaml_model(path: Path, model: type[M], what: str) -> M:
     try:
         return model.model_validate(data, context={"path": path})
     except pydantic.ValidationError as e:
+        tree = yaml.compose(text, Loader=LOADER)  # node positions, only needed to point at the bad field
         lines = []
         for err in e.errors():
             line = _line_of(tree, err["loc"])
