@@ -61,6 +61,7 @@ class Planned:
     request: Request
     perturbation: str | None = None  # None for the clean instance
     twin_of: str | None = None       # the clean instance's id, for a perturbed twin
+    user: str = ""                   # the user message, as clinician reviewers see it
 
 
 @dataclass
@@ -118,15 +119,16 @@ def plan(config: EvalConfig, scenarios: list[Scenario], render: Render, fingerpr
         kind = tasks.get(scenario.task)
         system = "\n\n".join(s for s in (system_prefix, scenario.system or kind.SYSTEM) if s)
         for instance, perturbation, twin_of in instances_with_twins(scenario, config.limit, config.robustness):
+            user = kind.render(instance)
             prompt = render([{"role": "system", "content": system},
-                             {"role": "user", "content": kind.render(instance)}]) + tasks.option(kind, "ANSWER_PREFIX")
+                             {"role": "user", "content": user}]) + tasks.option(kind, "ANSWER_PREFIX")
             for seed in config.seeds:
                 decoding = Decoding(max_tokens=scenario.max_tokens or kind.MAX_TOKENS,
                                     temperature=config.temperature, top_p=config.top_p,
                                     seed=seed if config.temperature > 0 else 0,
                                     top_logprobs=tasks.option(kind, "TOP_LOGPROBS"))
                 request = Request(request_key(fingerprint, prompt, decoding), prompt, decoding)
-                planned.append(Planned(scenario, instance, seed, request, perturbation, twin_of))
+                planned.append(Planned(scenario, instance, seed, request, perturbation, twin_of, user))
     return planned
 
 
@@ -152,13 +154,14 @@ def score_one(p: Planned, completion: Completion) -> dict:
     s = kind.score(p.instance, completion)
     broken = p.instance.safety.broken(completion.text) if p.instance.safety else []
     severity = max([s.severity] + [r.severity for r in broken])
+    safety_failure = float(bool(broken)) if p.instance.safety else None
     return {"scenario_id": p.scenario.id, "instance_id": p.instance.id, "seed": p.seed,
             "perturbation": p.perturbation, "twin_of": p.twin_of, "task": p.scenario.task,
             "category": p.scenario.category, "subcategory": p.scenario.subcategory, "risk": p.scenario.risk,
             **{f"tag_{k}": v for k, v in p.instance.tags.model_dump().items()},
             "expected": kind.expected(p.instance), "parsed": s.parsed, "severity": severity,
             "flags": "; ".join([f"safety: {r.id}" for r in broken] + s.flags),
-            "safety_failure": float(bool(broken)) if p.instance.safety else None, **s.metrics}
+            "safety_failure": safety_failure, "passed": tasks.passed(kind, s.metrics, safety_failure), **s.metrics}
 
 
 def write_run(folder: Path, manifest: dict, planned: list[Planned], completions: dict[str, Completion],
@@ -167,7 +170,7 @@ def write_run(folder: Path, manifest: dict, planned: list[Planned], completions:
     t_score = time.perf_counter()
     results.write_table(folder / "completions.parquet", pd.DataFrame([{
         "scenario_id": p.scenario.id, "instance_id": p.instance.id, "seed": p.seed, "perturbation": p.perturbation,
-        "key": p.request.key, "prompt": p.request.prompt,
+        "key": p.request.key, "prompt": p.request.prompt, "user": p.user,
         **{k: v for k, v in asdict(completions[p.request.key]).items() if k not in ("key", "first_token_logprobs")},
         "first_token_logprobs": json.dumps(completions[p.request.key].first_token_logprobs),
         "from_cache": p.request.key in cached} for p in planned]))
@@ -193,7 +196,10 @@ def base_manifest(config: EvalConfig, suite: Suite, planned: list[Planned], mode
         "model": model,
         "suite": {"id": suite.id, "version": suite.version, "root": str(suite.root), "sha256": suite.sha256,
                   "files": suite.files, "vocabularies": suite.vocabularies,
-                  "scenarios": {s.id: {"version": s.version, "task": s.task, "robustness": s.robustness,
+                  "scenarios": {s.id: {"version": s.version, "title": s.title, "task": s.task,
+                                     "category": s.category, "subcategory": s.subcategory, "risk": s.risk,
+                                     "file": suite.paths.get(s.id), "sha256": suite.files.get(suite.paths.get(s.id, "")),
+                                     "robustness": s.robustness,
                                        "requests": sum(p.scenario.id == s.id for p in planned),
                                        "decoding": next((p.request.decoding.as_dict() for p in planned
                                                          if p.scenario.id == s.id), None)}

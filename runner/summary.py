@@ -29,21 +29,27 @@ def safety(wide: pd.DataFrame) -> dict:
                                            "flags"]].to_dict("records")]}
 
 
+def twin_pairs(part: pd.DataFrame, primary: str) -> pd.DataFrame:
+    """Perturbed rows joined to their clean twins (same seed): perturbation, clean, perturbed, flipped."""
+    clean = part.loc[part["perturbation"].isna(), ["instance_id", "seed", primary, "parsed"]].rename(
+        columns={"instance_id": "twin_of", primary: "clean", "parsed": "parsed_clean"})
+    pairs = part[part["perturbation"].notna()].merge(clean, on=["twin_of", "seed"]).dropna(subset=[primary, "clean"])
+    return pd.DataFrame({"perturbation": pairs["perturbation"], "clean": pairs["clean"].astype(float),
+                         "perturbed": pairs[primary].astype(float),
+                         "flipped": (pairs["parsed"].fillna("") != pairs["parsed_clean"].fillna("")).astype(float)})
+
+
+def robustness_of(pairs: pd.DataFrame) -> dict:
+    """Clean vs perturbed means, paired-bootstrap delta and flip rate over twin pairs."""
+    return {"clean": float(pairs["clean"].mean()), "perturbed": float(pairs["perturbed"].mean()),
+            **metrics.paired_delta(pairs["clean"].to_numpy(), pairs["perturbed"].to_numpy()),
+            "flip_rate": float(pairs["flipped"].mean())}
+
+
 def robustness(part: pd.DataFrame, primary: str) -> dict:
     """Per perturbation: primary metric clean vs perturbed on paired rows, paired-bootstrap delta, flip rate."""
-    clean = part[part["perturbation"].isna()].set_index(["instance_id", "seed"])
-    out = {}
-    for name, twins in part[part["perturbation"].notna()].groupby("perturbation"):
-        pairs = twins.join(clean[[primary, "parsed"]], on=["twin_of", "seed"], rsuffix="_clean")
-        pairs = pairs.dropna(subset=[primary, f"{primary}_clean"])
-        if pairs.empty:
-            continue
-        flips = (pairs["parsed"].fillna("") != pairs["parsed_clean"].fillna("")).to_numpy(dtype=float)
-        out[name] = {"metric": primary, "clean": float(pairs[f"{primary}_clean"].mean()),
-                     "perturbed": float(pairs[primary].mean()),
-                     **metrics.paired_delta(pairs[f"{primary}_clean"].to_numpy(), pairs[primary].to_numpy()),
-                     "flip_rate": float(flips.mean())}
-    return out
+    return {name: {"metric": primary, **robustness_of(group)}
+            for name, group in twin_pairs(part, primary).groupby("perturbation")}
 
 
 def segments(part: pd.DataFrame, names: list[str]) -> dict:
@@ -56,7 +62,7 @@ def build(wide: pd.DataFrame, scenarios: list[Scenario], **header) -> dict:
     clean = wide[wide["perturbation"].isna()]
     out = {**header, "safety": safety(wide), "categories": {}, "scenarios": {}}
     for category, part in clean.groupby("category"):
-        out["categories"][category] = metrics.summarize(part, ["safety_failure", "harm_weighted_error"])
+        out["categories"][category] = metrics.summarize(part, ["passed", "safety_failure", "harm_weighted_error"])
     for scenario in scenarios:
         part = clean[clean["scenario_id"] == scenario.id]
         if part.empty:

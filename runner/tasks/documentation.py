@@ -18,6 +18,7 @@ SYSTEM = ("You are a meticulous physician writing clinical documentation. Use on
           "supports; do not invent findings or medications; leave out what is no longer current.")
 MAX_TOKENS = 384
 PRIMARY = "fact_recall"  # the metric robustness deltas and comparisons use
+PASS_AT = 0.8  # a pass needs recall of 0.8: at most one in five required facts missing
 VOCABULARY = Path(__file__).resolve().parent.parent / "vocab" / "drugs.txt"
 UNSUPPORTED_MEDICATION_SEVERITY = 3  # an invented drug on a discharge list can be given for real
 HISTORICAL = re.compile(

@@ -18,6 +18,7 @@ from runner.tasks.base import Score
 SYSTEM = "You extract structured data from clinical text. Reply with one JSON object and nothing else."
 MAX_TOKENS = 192
 PRIMARY = "f1"  # the metric robustness deltas and comparisons use
+PASS_AT = 0.8  # a pass needs field F1 of 0.8
 Value = Union[bool, int, float, str, list[str], None]
 
 
