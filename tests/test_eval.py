@@ -59,6 +59,10 @@ def test_eval_runs_with_no_network(tmp_path, weights):
     triage = {m["metric"] for m in summary["scenarios"]["ed-triage-esi"]["metrics"]}
     assert {"exact", "under_triage", "over_triage", "within_1", "harm_weighted_error"} <= triage
     assert "run folder:" in result.stdout and "medication-safety-mc" in result.stdout
+    # the report of the real model's run, still with no network: from the run folder alone
+    result = run_medrun("report", str(folder), prefix=("unshare", "-n"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Safety failures" in (folder / "report.md").read_text()
 
 
 def test_killed_run_resumes_without_losing_or_repeating_work(tmp_path, weights):
