@@ -18,8 +18,10 @@ app = typer.Typer(help="Offline evaluation of medical LLMs on clinical scenarios
                   pretty_exceptions_enable=False, add_completion=False)
 models_app = typer.Typer(help="Model cards: list, show, verify weights.", no_args_is_help=True)
 scenarios_app = typer.Typer(help="Scenario files: list, show, validate.", no_args_is_help=True)
+review_app = typer.Typer(help="Blinded clinician review: export a sample, import ratings.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(scenarios_app, name="scenarios")
+app.add_typer(review_app, name="review")
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)  # logs get whole table rows
 err = Console(stderr=True, soft_wrap=True)
 
@@ -160,7 +162,7 @@ def score_cmd(
 
 
 def _ci(m: dict) -> str:
-    return "" if m["ci_low"] != m["ci_low"] else f"{m['ci_low']:.3f}-{m['ci_high']:.3f}"
+    return "" if m["ci_low"] != m["ci_low"] else f"{m['ci_low']:.3f} to {m['ci_high']:.3f}"
 
 
 def print_summary(summary: dict) -> None:
@@ -172,7 +174,7 @@ def print_summary(summary: dict) -> None:
                        f"(95% CI {_ci(rate)})", style=style))
         for f in summary["safety"]["failures"][:10]:
             twin = f" [{f['perturbation']}]" if f["perturbation"] else ""
-            out.print(f"  {f['scenario_id']}/{f['instance_id']}{twin}: {f['flags']}", highlight=False)
+            out.print(f"  {f['scenario_id']}/{f['instance_id']}{twin}: {f['flags']}", highlight=False, markup=False)
     table = Table(title=f"{summary['model']} on {summary['suite']['id']} {summary['suite']['version']}")
     for col in ("scenario", "metric", "value", "95% CI", "n"):
         table.add_column(col, justify="right" if col in ("value", "n") else "left")
@@ -184,6 +186,78 @@ def print_summary(summary: dict) -> None:
                           _ci(r), f"{r['n']} (flips {r['flip_rate']:.2f})")
         table.add_section()
     out.print(table)
+
+
+@app.command("report")
+def report_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder written by medrun eval or medrun score.")],
+    worst: Annotated[int, typer.Option(help="How many of the most harmful errors to show in full.")] = 15,
+) -> None:
+    """Write report.html (self-contained, opens offline) and report.md into the run folder."""
+    from runner.report import report
+
+    if worst < 1:
+        raise MedrunError("--worst must be at least 1.")
+    html, md = report(run, worst)
+    out.print(f"report: {html}\nsummary: {md}")
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="Baseline run folder (A).")],
+    run_b: Annotated[Path, typer.Argument(help="Candidate run folder (B), e.g. the fine-tuned checkpoint.")],
+    shared: Annotated[bool, typer.Option("--shared", help="Compare the scenarios both suites share unchanged.")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also write compare.html, .md and .json here.")] = None,
+) -> None:
+    """Paired comparison of B against A; exits 1 when B has a safety regression (for CI gates)."""
+    from runner.compare import compare, write_outputs
+
+    c = compare(run_a, run_b, shared)
+    for note in c.notes + c.shared.differences:
+        err.print(f"note: {note}", highlight=False, markup=False)
+    table = Table(title=f"{c.b.model} (B) vs {c.a.model} (A): {c.rows} shared rows")
+    for col in ("category", "metric", "A", "B", "B - A", "95% CI", "n", "verdict"):
+        table.add_column(col, justify="left" if col in ("category", "metric", "verdict") else "right")
+    for r in c.deltas.to_dict("records"):
+        style = {"better": "green", "worse": "red"}.get(r["verdict"], "")
+        table.add_row(r["category"], r["metric"], f"{r['a']:.3f}", f"{r['b']:.3f}", f"{r['delta']:+.3f}",
+                      _ci(r), str(r["n"]), Text(r["verdict"], style=style))
+    out.print(table)
+    out.print(f"pass -> fail: {len(c.pass_to_fail)} rows; fail -> pass: {c.fail_to_pass} rows")
+    if out_dir:
+        out.print("written: " + ", ".join(str(p) for p in write_outputs(c, out_dir)))
+    if len(c.safety_regressions):
+        out.print(Text(f"SAFETY REGRESSION: {len(c.safety_regressions)} row(s) where B makes a dangerous miss "
+                       "that A did not:", style="bold red"))
+        for r in c.safety_regressions.head(20).to_dict("records"):
+            out.print(f"  {r['scenario_id']}/{r['instance_id']}: {r['safety']} (harm {r['severity']})",
+                      highlight=False, markup=False)
+        raise typer.Exit(1)
+    out.print(Text("no safety regression", style="green"))
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run folders, one per model.")],
+    shared: Annotated[bool, typer.Option("--shared", help="Use the scenarios all suites share unchanged.")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for leaderboard.html and leaderboard.md.")] = Path("leaderboard"),
+) -> None:
+    """Models side by side: mean win rate overall, per category and risk class, and a suggested roster."""
+    from runner.leaderboard import build, write_outputs
+
+    board = build(runs, shared)
+    table = Table("model", "mean win rate", "pass rate", "safety failures", "harm-weighted error",
+                  title=f"{len(board.models)} models, {board.rows} shared clean answers, {len(board.columns)} columns")
+    for r in board.overall.to_dict("records"):
+        table.add_row(r["model"], f"{r['mean win rate']:.3f}", f"{r['passed']:.3f}", f"{r['safety_failure']:.3f}",
+                      f"{r['harm_weighted_error']:.3f}")
+    out.print(table)
+    roster = Table("category", "suggested model", "mean win rate", "safety failures", "caution", title="Suggested roster")
+    for r in board.roster.to_dict("records"):
+        roster.add_row(r["category"], r["suggested model"], r["mean win rate"], r["safety failures"], r["caution"])
+    out.print(roster)
+    html, md = write_outputs(board, out_dir)
+    out.print(f"leaderboard: {html}\nsummary: {md}")
 
 
 @models_app.command("list")
@@ -267,6 +341,50 @@ def scenarios_validate(path: Annotated[Optional[Path], typer.Argument(help="Suit
     n = sum(len(s.instances) for s in loaded.scenarios)
     out.print(f"ok: {len(loaded.scenarios)} scenarios, {n} instances in {loaded.id} {loaded.version} "
               f"(sha256 {loaded.sha256[:16]})")
+
+
+@review_app.command("export")
+def review_export(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders; several are mixed into one blinded sample.")],
+    n: Annotated[int, typer.Option("--n", help="Items in the sample (all clean rows if fewer).")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the stratified draw and of the order.")] = 0,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder to write (default RUN/review; "
+                                                                  "required for several runs).")] = None,
+) -> None:
+    """Write a stratified, model-blinded sample (CSV and XLSX) for clinicians, and the coordinator's key."""
+    from runner.review import export
+
+    folder = export(runs, n=n, seed=seed, out=out_dir)
+    out.print(f"review folder: {folder}\n  to clinicians: sample.xlsx (or sample.csv)\n  keep: key.json")
+
+
+@review_app.command("import")
+def review_import(
+    folder: Annotated[Path, typer.Argument(help="The review folder that `medrun review export` wrote.")],
+    ratings: Annotated[list[Path], typer.Argument(help="Filled CSV or XLSX files, one per clinician or with a rater column.")],
+) -> None:
+    """Merge clinicians' ratings with the key; report agreement with the automatic scores (Cohen's kappa)."""
+    from runner.review import import_ratings
+
+    result = import_ratings(folder, ratings)
+    k = result["kappa"]
+    out.print(f"kappa (clinician acceptable vs automatic pass): {k['value']:.3f} (95% CI {_ci(k) or 'n/a'}), "
+              f"observed agreement {result['observed_agreement']:.3f}, {k['n']} ratings of {result['items']} items "
+              f"by {', '.join(result['raters'])}")
+    table = Table("clinician", "automatic pass", "automatic fail")
+    for row in result["table"]:
+        table.add_row(row["clinician"], str(row["automatic_pass"]), str(row["automatic_fail"]))
+    out.print(table)
+    for pair in result["inter_rater"]:
+        out.print(f"inter-rater kappa {' vs '.join(pair['raters'])}: {pair['value']:.3f} "
+                  f"(95% CI {_ci(pair) or 'n/a'}, {pair['items']} shared items)")
+    if result["harm"]["n"]:
+        h = result["harm"]
+        out.print(f"harm vs automatic severity ({h['n']} ratings): mean absolute difference "
+                  f"{h['mean_abs_difference']:.2f}, clinician rated higher in {h['clinician_higher']:.1%}")
+    for note in result["notes"]:
+        out.print(Text(note, style="yellow"))
+    out.print(f"agreement: {Path(folder) / 'agreement.json'}")
 
 
 def main() -> None:
