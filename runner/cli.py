@@ -40,6 +40,7 @@ BatchInvariantOpt = Annotated[bool, typer.Option(help="vllm: batch-invariant ker
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")]
 HarmWeightsOpt = Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+ReportOpt = Annotated[bool, typer.Option(help="Write report.html and report.md into the run folder at the end.")]
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -81,6 +82,7 @@ def eval_cmd(
     harm_weights: HarmWeightsOpt = "0,1,2,5,10",
     subset: SubsetOpt = None,
     robustness: Annotated[Optional[bool], typer.Option(help="Run the perturbed twins (default: as the subset says).")] = None,
+    write_report: ReportOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Run the scenario suite on a model and write a scored, auditable run folder."""
@@ -101,7 +103,7 @@ def eval_cmd(
         counts, times = result.manifest["counts"], result.manifest["times"]
         out.print(f"{counts['requests']} requests: {counts['from_cache']} from cache, {counts['to_generate']} "
                   f"generated ({counts['generated_tokens']} tokens) in {times['total_s']:.1f} s")
-    out.print(f"run folder: {result.folder}")
+    finish(result.folder, write_report)
 
 
 @app.command("determinism")
@@ -147,6 +149,7 @@ def score_cmd(
     subset: SubsetOpt = "full",
     out_dir: OutOpt = Path("runs"),
     harm_weights: HarmWeightsOpt = "0,1,2,5,10",
+    write_report: ReportOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Score answers produced elsewhere through the same scorers; writes the same run folder."""
@@ -158,7 +161,15 @@ def score_cmd(
         print_summary(result.summary)
         c = result.manifest["counts"]
         out.print(f"{c['requests']} answers scored; {c['not_in_file']} suite requests had no line in the file")
-    out.print(f"run folder: {result.folder}")
+    finish(result.folder, write_report)
+
+
+def finish(folder: Path, write_report: bool) -> None:
+    out.print(f"run folder: {folder}")
+    if write_report:
+        from runner.report import report
+
+        out.print(f"report: {report(folder)[0]}")
 
 
 def _ci(m: dict) -> str:

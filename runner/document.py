@@ -110,7 +110,7 @@ def _md_block(block: Block) -> str:
     if isinstance(block, Text):
         return f"**{block.text}**" if block.tone == "alert" else block.text
     if isinstance(block, Table):
-        body = _md_cell(block.frame).to_markdown(index=False) if len(block.frame) else "(none)"
+        body = _md_cell(block.frame).to_markdown(index=False, disable_numparse=True) if len(block.frame) else "(none)"
         return f"{block.caption}\n\n{body}" if block.caption else body
     if isinstance(block, Figure):
         return f"*Plot in the HTML report: {block.caption}*"

@@ -20,6 +20,8 @@ from runner.errors import MedrunError
 from runner.pairing import Shared, common_rows, shared_part
 from runner.runfolder import RunFolder, load_runs
 
+RISKS = ("high", "moderate", "low")
+
 
 @dataclass
 class Board:
@@ -73,7 +75,9 @@ def grouped(columns: pd.DataFrame, models: list[str], by: str) -> pd.DataFrame:
     return pd.DataFrame({key: mean_win_rate(part, models) for key, part in columns.groupby(by)}).rename_axis("model")
 
 
-def suggest(frames: list[pd.DataFrame], models: list[str], by_category: pd.DataFrame) -> pd.DataFrame:
+def suggest(frames: list[pd.DataFrame], models: list[str], by_category: pd.DataFrame,
+            overall: pd.Series | None = None) -> pd.DataFrame:
+    """Per category column of `by_category` (win rates, one row per model); ties go to the higher `overall`."""
     out = []
     for category in by_category.columns:
         mask = frames[0]["category"] == category
@@ -86,7 +90,7 @@ def suggest(frames: list[pd.DataFrame], models: list[str], by_category: pd.DataF
                           if metrics.paired_delta(rates[safest][ruled], rates[m][ruled])["ci_low"] <= 0]
         else:
             candidates = list(models)
-        pick = max(candidates, key=lambda m: mwr[m])
+        pick = max(candidates, key=lambda m: (mwr[m], 0 if overall is None else overall[m]))
         failure = rates[pick][ruled].mean() if ruled.any() else float("nan")
         caution = (f"still breaks safety rules on {failure:.0%} of checked answers: supervised use only"
                    if failure > 0 else "")
@@ -105,11 +109,12 @@ def build(paths: list[Path], shared: bool = False) -> Board:
     frames = [f[f["perturbation"].isna()].reset_index(drop=True) for f in common_rows(runs, part.scenarios)]
     columns = metric_columns(frames, models)
     by_category, by_risk = grouped(columns, models, "category"), grouped(columns, models, "risk")
-    overall = pd.DataFrame({"model": models, "mean win rate": mean_win_rate(columns, models).to_numpy(),
+    mwr = mean_win_rate(columns, models)
+    overall = pd.DataFrame({"model": models, "mean win rate": mwr.to_numpy(),
                             **{name: [f[name].mean() for f in frames]
                                for name in ("passed", "safety_failure", "harm_weighted_error")}})
     overall = overall.sort_values("mean win rate", ascending=False, kind="stable").reset_index(drop=True)
-    return Board(models, part, columns, overall, by_category, by_risk, suggest(frames, models, by_category),
+    return Board(models, part, columns, overall, by_category, by_risk, suggest(frames, models, by_category, mwr),
                  len(frames[0]))
 
 
@@ -128,8 +133,9 @@ def document(board: Board) -> Document:
          Section("Overall", [Table(_numbers(board.overall.rename(columns={
              "passed": "pass rate", "safety_failure": "safety failures",
              "harm_weighted_error": "harm-weighted error"})))]),
-         Section("Mean win rate by category", [Table(_numbers(board.by_category.reset_index()))]),
-         Section("Mean win rate by risk class", [Table(_numbers(board.by_risk.reset_index()))]),
+         Section("Mean win rate by category", [Table(_numbers(board.by_category.T.rename_axis("category").reset_index()))]),
+         Section("Mean win rate by risk class", [Table(_numbers(
+             board.by_risk.T.reindex([r for r in RISKS if r in board.by_risk.columns]).rename_axis("risk").reset_index()))]),
          Section("Metric columns", [Text("Each row is one column of the win-rate computation: the mean of the "
                                          "metric over the scenario's shared clean answers."), *notes,
                                     Table(_numbers(board.columns))])])

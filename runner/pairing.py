@@ -18,8 +18,10 @@ class Shared:
     excluded: dict[str, str]     # scenario id -> why it is left out
 
 
-def _identity(entry: dict) -> tuple:
-    return (entry.get("version"), entry.get("sha256"))
+def same_scenario(x: dict, y: dict) -> bool:
+    """Same version and the same file hash (runs made before hashes were recorded: version only)."""
+    return x.get("version") == y.get("version") and (
+        x.get("sha256") == y.get("sha256") or None in (x.get("sha256"), y.get("sha256")))
 
 
 def suite_differences(runs: list[RunFolder]) -> list[str]:
@@ -33,7 +35,7 @@ def suite_differences(runs: list[RunFolder]) -> list[str]:
             out.append(f"{len(only)} scenario(s) are in only one of {first.name} and {run.name}: "
                        f"{', '.join(sorted(only)[:6])}{' ...' if len(only) > 6 else ''}")
         changed = [s for s in set(first.scenarios) & set(run.scenarios)
-                   if _identity(first.scenarios[s]) != _identity(run.scenarios[s])]
+                   if not same_scenario(first.scenarios[s], run.scenarios[s])]
         if changed:
             out.append(f"{len(changed)} scenario file(s) differ between {first.name} and {run.name}: "
                        f"{', '.join(sorted(changed)[:6])}")
@@ -50,7 +52,7 @@ def shared_part(runs: list[RunFolder], allow_partial: bool) -> Shared:
     vocab_same = len({str(r.manifest["suite"].get("vocabularies")) for r in runs}) == 1
     for s in sorted(common):
         entries = [r.scenarios[s] for r in runs]
-        if len({_identity(e) for e in entries}) > 1:
+        if not all(same_scenario(entries[0], e) for e in entries[1:]):
             excluded[s] = "its file differs between runs"
         elif not vocab_same and entries[0].get("task") == "documentation":
             excluded[s] = "the drug vocabulary its scorer uses differs between runs"

@@ -69,7 +69,7 @@ def worst_section(run: RunFolder, clean: pd.DataFrame, top: int) -> Section:
         title = run.scenarios.get(r["scenario_id"], {}).get("title", r["scenario_id"])
         blocks.append(Example(f"{i}. {title}: {r['instance_id']}", {
             "harm": f"{r['severity']} ({metrics.SEVERITY_NAMES[r['severity']]})", "risk": r["risk"],
-            "expected": str(r["expected"]), "parsed": "" if r["parsed"] is None else str(r["parsed"]),
+            "expected": str(r["expected"]), "parsed": "" if pd.isna(r["parsed"]) else str(r["parsed"]),
             "flags": str(r["flags"] or "-")}, str(r["user"]), str(r["text"])))
     return Section("Worst errors by harm", blocks)
 

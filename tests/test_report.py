@@ -7,8 +7,9 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 
-import pandas as pd
 import pytest
 
 from conftest import run_medrun
@@ -114,3 +115,13 @@ def test_report_loads_in_headless_chromium_without_errors(run_folder, tmp_path):
     assert images and all(images)
     assert titles == ORDER
     assert shot.stat().st_size > 50_000
+
+
+def test_run_folder_commands_never_import_a_model_library(run_folder):
+    # report, compare, leaderboard and review work on run folders alone: prove no model stack is loaded
+    code = ("import sys; from runner import cli, report, compare, leaderboard, review; "
+            f"report.report(__import__('pathlib').Path({str(run_folder)!r})); "
+            "print(sorted(m for m in ('torch', 'transformers', 'vllm', 'accelerate') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
