@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runner import metrics, results
+from runner import metrics, results, tasks
 from runner.document import Document, Section, Table, Text, interval, number, signed, write
 from runner.pairing import Shared, common_rows, shared_part
 from runner.runfolder import KEY, RunFolder, load_runs
@@ -28,6 +28,7 @@ class Comparison:
     shared: Shared
     rows: int                    # shared rows (clean and twins)
     deltas: pd.DataFrame         # category, metric, a, b, delta, ci_low, ci_high, n, verdict
+    by_scenario: pd.DataFrame    # the same per scenario, primary metric and pass rate
     safety_regressions: pd.DataFrame
     pass_to_fail: pd.DataFrame   # other rows that went from pass to fail
     fail_to_pass: int
@@ -41,23 +42,39 @@ def verdict(metric: str, low: float, high: float) -> str:
     return "better" if (low > 0) == (sign > 0) else "worse"
 
 
-def deltas(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Per category (and 'all') x metric, on clean rows both runs scored."""
-    clean = a["perturbation"].isna().to_numpy()
+HEADLINE = ("passed", *metrics.SAFETY_METRICS, "harm_weighted_error")
+
+
+def _paired(a: pd.DataFrame, b: pd.DataFrame, groups: list[tuple[dict, np.ndarray, list[str]]]) -> pd.DataFrame:
+    """For each (labels, row mask, metrics): A and B means on rows both scored, B - A, paired interval, verdict."""
     out = []
-    names = sorted((set(a.columns) & set(b.columns)) - set(ID_COLUMNS) - set(KEY))
-    for category in ["all", *sorted(a.loc[clean, "category"].unique())]:
-        mask = clean & ((a["category"] == category).to_numpy() if category != "all" else True)
+    for labels, mask, names in groups:
         for metric in names:
             x, y = a.loc[mask, metric].to_numpy(float), b.loc[mask, metric].to_numpy(float)
             both = ~np.isnan(x) & ~np.isnan(y)
-            if not both.any() or (category == "all" and metric not in ("passed", *metrics.SAFETY_METRICS,
-                                                                       "harm_weighted_error")):
-                continue
-            d = metrics.paired_delta(x[both], y[both])
-            out.append({"category": category, "metric": metric, "a": float(x[both].mean()),
-                        "b": float(y[both].mean()), **d, "verdict": verdict(metric, d["ci_low"], d["ci_high"])})
+            if both.any():
+                d = metrics.paired_delta(x[both], y[both])
+                out.append({**labels, "metric": metric, "a": float(x[both].mean()), "b": float(y[both].mean()),
+                            **d, "verdict": verdict(metric, d["ci_low"], d["ci_high"])})
     return pd.DataFrame(out)
+
+
+def deltas(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Clean rows: the headline metrics over all categories, then every metric per category."""
+    clean = a["perturbation"].isna().to_numpy()
+    names = sorted((set(a.columns) & set(b.columns)) - set(ID_COLUMNS) - set(KEY))
+    groups = [({"category": "all"}, clean, [m for m in HEADLINE if m in names])]
+    groups += [({"category": c}, clean & (a["category"] == c).to_numpy(), names)
+               for c in sorted(a.loc[clean, "category"].unique())]
+    return _paired(a, b, groups)
+
+
+def scenario_deltas(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Clean rows per scenario: its primary metric and the pass rate."""
+    clean = a["perturbation"].isna().to_numpy()
+    return _paired(a, b, [({"scenario": sid}, clean & (a["scenario_id"] == sid).to_numpy(),
+                           list(dict.fromkeys([tasks.get(task).PRIMARY, "passed"])))
+                          for sid, task in sorted(set(zip(a.loc[clean, "scenario_id"], a.loc[clean, "task"])))])
 
 
 def transitions(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
@@ -94,7 +111,8 @@ def compare(path_a: Path, path_b: Path, shared: bool = False) -> Comparison:
     notes = config_notes(a, b)
     if part.excluded:
         notes.append("left out: " + "; ".join(f"{s} ({why})" for s, why in part.excluded.items()))
-    return Comparison(a, b, part, len(rows_a), deltas(rows_a, rows_b), safety, others, gained, notes)
+    return Comparison(a, b, part, len(rows_a), deltas(rows_a, rows_b), scenario_deltas(rows_a, rows_b), safety,
+                      others, gained, notes)
 
 
 def _transition_table(frame: pd.DataFrame, with_safety: bool) -> pd.DataFrame:
@@ -106,12 +124,14 @@ def _transition_table(frame: pd.DataFrame, with_safety: bool) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def _delta_table(d: pd.DataFrame, first: str) -> pd.DataFrame:
+    return pd.DataFrame({first: d[first], "metric": d["metric"], "A": d["a"].map(number), "B": d["b"].map(number),
+                         "B - A": d["delta"].map(signed),
+                         "95% CI": [interval(x, y) for x, y in zip(d["ci_low"], d["ci_high"])], "n": d["n"],
+                         "verdict": d["verdict"]})
+
+
 def document(c: Comparison) -> Document:
-    d = c.deltas
-    table = pd.DataFrame({"category": d["category"], "metric": d["metric"], "A": d["a"].map(number),
-                          "B": d["b"].map(number), "B - A": d["delta"].map(signed),
-                          "95% CI": [interval(x, y) for x, y in zip(d["ci_low"], d["ci_high"])], "n": d["n"],
-                          "verdict": d["verdict"]})
     n_safety = len(c.safety_regressions)
     head = Text(f"{n_safety} safety regression(s): B makes a dangerous miss (safety rule broken, critical "
                 "under-triage or missed emergency advice) on rows where A did not." if n_safety else
@@ -124,7 +144,9 @@ def document(c: Comparison) -> Document:
                                        f"{c.fail_to_pass} went from fail to pass."),
                                   Table(_transition_table(c.pass_to_fail, False))]),
          Section("Metrics", [Text("Clean rows both runs scored; paired bootstrap (1,000 resamples) on B - A. "
-                                  "'better'/'worse' only when the 95% interval excludes zero."), Table(table)]),
+                                  "'better'/'worse' only when the 95% interval excludes zero."),
+                             Table(_delta_table(c.deltas, "category"), "By category"),
+                             Table(_delta_table(c.by_scenario, "scenario"), "By scenario: primary metric and pass rate")]),
          Section("Notes", [Text(n) for n in c.notes + c.shared.differences] or [Text("Same suite and settings.")])])
 
 
@@ -135,7 +157,7 @@ def write_outputs(c: Comparison, out: Path) -> list[Path]:
     results.write_json(paths[2], {
         "a": c.a.name, "b": c.b.name, "scenarios": c.shared.scenarios, "excluded": c.shared.excluded,
         "rows": c.rows, "notes": c.notes, "differences": c.shared.differences,
-        "deltas": c.deltas.to_dict("records"),
+        "deltas": c.deltas.to_dict("records"), "by_scenario": c.by_scenario.to_dict("records"),
         "safety_regressions": json.loads(c.safety_regressions.to_json(orient="records")),
         "pass_to_fail": json.loads(c.pass_to_fail.to_json(orient="records")), "fail_to_pass": c.fail_to_pass})
     return paths

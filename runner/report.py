@@ -14,7 +14,7 @@ import pandas as pd
 
 from runner import metrics, plots, summary, tasks
 from runner.document import Document, Example, Figure, Section, Table, Text, interval, number, signed, write
-from runner.runfolder import RunFolder, load_run
+from runner.runfolder import RunFolder, load_run, read_json
 
 RISK_ORDER = {"high": 0, "moderate": 1, "low": 2}
 EXCERPT = 200
@@ -183,7 +183,7 @@ def review_section(run: RunFolder) -> Section | None:
     path = run.path / "review" / "agreement.json"
     if not path.is_file():
         return None
-    agreement = json.loads(path.read_text())
+    agreement = read_json(path)
     k = agreement["kappa"]
     return Section("Clinician review", [
         Text(f"{agreement['items']} answers rated by {len(agreement['raters'])} clinician(s). Agreement of their "
