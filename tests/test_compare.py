@@ -57,6 +57,10 @@ def test_safety_regression_fails_the_gate_and_is_listed_first(runs, tmp_path):
     assert row["delta"] == pytest.approx(float(np.mean(clean["passed_b"] - clean["passed_a"])))
     assert row["n"] == len(clean) and row["ci_low"] <= row["delta"] <= row["ci_high"]
     assert row["verdict"] == ("worse" if row["ci_high"] < 0 else "no clear change")
+    triage = c.by_scenario[(c.by_scenario["scenario"] == "ed-triage-esi") & (c.by_scenario["metric"] == "exact")]
+    rows = clean[clean["scenario_id"] == "ed-triage-esi"]
+    assert triage.iloc[0]["a"] == pytest.approx(rows["exact_a"].mean()) and triage.iloc[0]["n"] == len(rows)
+    assert set(c.by_scenario["scenario"]) == set(SCENARIOS)
 
 
 def test_runs_of_different_size_compare_on_the_rows_both_have(runs):
