@@ -251,12 +251,13 @@ def compare_cmd(
 def leaderboard_cmd(
     runs: Annotated[list[Path], typer.Argument(help="Two or more run folders, one per model.")],
     shared: Annotated[bool, typer.Option("--shared", help="Use the scenarios all suites share unchanged.")] = False,
+    label: Annotated[Optional[list[str]], typer.Option(help="A name per run, in order (default: model ids).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for leaderboard.html and leaderboard.md.")] = Path("leaderboard"),
 ) -> None:
     """Models side by side: mean win rate overall, per category and risk class, and a suggested roster."""
     from runner.leaderboard import build, write_outputs
 
-    board = build(runs, shared)
+    board = build(runs, shared, label)
     table = Table("model", "mean win rate", "pass rate", "safety failures", "harm-weighted error",
                   title=f"{len(board.models)} models, {board.rows} shared clean answers, {len(board.columns)} columns")
     for r in board.overall.to_dict("records"):

@@ -35,10 +35,14 @@ class Board:
     rows: int
 
 
-def labels(runs: list[RunFolder]) -> list[str]:
-    """Model ids, with the run name added where two runs share a model id."""
+def labels(runs: list[RunFolder], given: list[str] | None = None) -> list[str]:
+    """The names given, else model ids, with the run's time stamp added where two runs share a model id."""
+    if given:
+        if len(given) != len(runs) or len(set(given)) != len(given):
+            raise MedrunError(f"--label: give {len(runs)} different names, one per run folder, in the same order.")
+        return list(given)
     ids = [r.model for r in runs]
-    return [m if ids.count(m) == 1 else f"{m} ({r.name})" for m, r in zip(ids, runs)]
+    return [m if ids.count(m) == 1 else f"{m} @{'-'.join(r.name.split('-')[:2])}" for m, r in zip(ids, runs)]
 
 
 def win_rates(values: np.ndarray, sign: int) -> np.ndarray:
@@ -100,11 +104,11 @@ def suggest(frames: list[pd.DataFrame], models: list[str], by_category: pd.DataF
     return pd.DataFrame(out)
 
 
-def build(paths: list[Path], shared: bool = False) -> Board:
+def build(paths: list[Path], shared: bool = False, names: list[str] | None = None) -> Board:
     if len(paths) < 2:
         raise MedrunError("a leaderboard needs at least two run folders.")
     runs = load_runs(paths)
-    models = labels(runs)
+    models = labels(runs, names)
     part = shared_part(runs, allow_partial=shared)
     frames = [f[f["perturbation"].isna()].reset_index(drop=True) for f in common_rows(runs, part.scenarios)]
     columns = metric_columns(frames, models)

@@ -65,3 +65,20 @@ def test_leaderboard_ranks_models_from_their_columns(runs, tmp_path):
 def test_leaderboard_needs_two_runs(runs):
     result = run_medrun("leaderboard", str(runs[0]))
     assert result.returncode == 2 and "at least two" in result.stderr
+
+
+def test_labels_name_runs_of_the_same_model_apart(runs, tmp_path):
+    from runner.errors import MedrunError
+    from runner.runfolder import load_runs
+
+    twin = make_run(tmp_path, "weak", 0.3, seed=9, scenarios=SCENARIOS[:1], limit=2, robustness=False)
+    loaded = load_runs([runs[0], twin])
+    names = leaderboard.labels(loaded)
+    assert names[0] != names[1] and all(n.startswith("weak @") for n in names)
+    assert leaderboard.labels(loaded, ["base", "tuned"]) == ["base", "tuned"]
+    with pytest.raises(MedrunError, match="--label: give 2 different names"):
+        leaderboard.labels(loaded, ["base"])
+    result = run_medrun("leaderboard", *map(str, runs), "--label", "A", "--label", "B", "--label", "C",
+                        "--shared", "--out", str(tmp_path / "lb"))
+    assert result.returncode == 0, result.stderr
+    assert "| C " in (tmp_path / "lb" / "leaderboard.md").read_text()
