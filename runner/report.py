@@ -83,7 +83,14 @@ def scores_section(run: RunFolder) -> Section:
     scen = pd.concat(per, ignore_index=True) if per else pd.DataFrame()
     passed = pd.DataFrame([{"label": sid, **m} for sid, part in run.summary["scenarios"].items()
                            for m in part["metrics"] if m["metric"] == "passed"])
-    blocks: list = [Table(cats, "By category (clean answers): pass rate, safety-rule failures, harm-weighted error")]
+    weights = ", ".join(f"{name} {w:g}" for name, w in zip(metrics.SEVERITY_NAMES.values(), run.manifest["harm_weights"]))
+    used = sorted({part["task"] for part in run.summary["scenarios"].values()})
+    rules = "; ".join(f"{t}: {tasks.get(t).PRIMARY} at least {tasks.option(tasks.get(t), 'PASS_AT'):g}" for t in used)
+    blocks: list = [Text(f"An answer passes when its scenario's primary metric reaches the task's threshold ({rules}) "
+                         f"and it breaks no safety rule. Harm-weighted error: the weight of each answer's harm ({weights}) over the "
+                         "largest weight, averaged. Intervals: 95% percentile bootstrap over answers, 1,000 "
+                         "resamples; n is the denominator."),
+                    Table(cats, "By category (clean answers): pass rate, safety-rule failures, harm-weighted error")]
     if len(passed):
         blocks.append(Figure(plots.forest(passed, "Pass rate per scenario", "share of answers passing (95% CI)"),
                              "Pass rate per scenario with 95% bootstrap intervals"))
@@ -126,27 +133,40 @@ def calibration_section(clean: pd.DataFrame) -> Section:
                "Reliability diagram: accuracy per confidence bin against the diagonal of perfect calibration")])
 
 
+MIN_GROUP = 5  # smaller groups are shown but not used for the headline gap
+
+
+def _gap(name: str, rates: list[dict]) -> dict | None:
+    """Highest against lowest pass rate among groups of MIN_GROUP or more."""
+    eligible = [r for r in rates if r["n"] >= MIN_GROUP]
+    if len(eligible) < 2:
+        return None
+    hi, lo = max(eligible, key=lambda r: r["value"]), min(eligible, key=lambda r: r["value"])
+    return {"tag": name, "highest pass rate": f"{hi['group']}: {number(hi['value'])} (n={hi['n']})",
+            "lowest pass rate": f"{lo['group']}: {number(lo['value'])} (n={lo['n']})",
+            "gap": number(hi["value"] - lo["value"])}
+
+
 def subgroup_section(clean: pd.DataFrame) -> Section:
     blocks: list = [Text("Pass rate, safety-rule failures and harm-weighted error per instance tag. Groups differ in "
-                         "their mix of scenarios, so a gap points at where to look, not at its cause.", "note")]
+                         f"their mix of scenarios, so a gap points at where to look, not at its cause. Gaps compare "
+                         f"groups of {MIN_GROUP} answers or more.", "note")]
     plot_rows, gaps = [], []
     for tag in summary.TAGS:
         name = tag.removeprefix("tag_")
-        table = []
+        table, rates = [], []
         for value, group in clean.groupby(tag):
             rows = {r["metric"]: r for r in metrics.summarize(group, ["passed", "safety_failure", "harm_weighted_error"])}
             p = rows["passed"]
             plot_rows.append({"label": f"{name}={value}", **p})
+            rates.append({"group": value, **p})
             table.append({"group": value, "n": p["n"], "pass rate": number(p["value"]),
                           "95% CI": interval(p["ci_low"], p["ci_high"]),
                           "safety failures": number(rows.get("safety_failure", {}).get("value")),
                           "harm-weighted error": number(rows["harm_weighted_error"]["value"])})
-        values = [r["pass rate"] for r in table if r["n"] >= 5]
-        if len(values) > 1:
-            gaps.append({"tag": name, "largest pass-rate gap (groups of 5 or more)":
-                         number(float(max(values)) - float(min(values)))})
+        gaps.append(_gap(name, rates))
         blocks.append(Table(pd.DataFrame(table), f"By {name}"))
-    blocks.insert(1, Table(pd.DataFrame(gaps)))
+    blocks.insert(1, Table(pd.DataFrame([g for g in gaps if g]), "Largest pass-rate gap per tag"))
     blocks.insert(2, Figure(plots.forest(pd.DataFrame(plot_rows), "Pass rate by subgroup", "pass rate (95% CI)"),
                             "Pass rate per subgroup with 95% bootstrap intervals"))
     return Section("Subgroup gaps", blocks)
