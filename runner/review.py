@@ -46,6 +46,11 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     tmp.replace(path)
 
 
+def _inert(value: object) -> object:
+    """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe in the CSV."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _plain(value: object) -> object:
     """numpy/pandas scalars as JSON-ready Python values; missing as None."""
     return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
@@ -118,7 +123,7 @@ def export(runs: list[Path], n: int = 60, seed: int = 0, out: Path | None = None
     sheet = rows[SHOWN].fillna("").assign(**{c: "" for c in RATING_COLUMNS})
     folder.mkdir(parents=True, exist_ok=True)
     # With a byte-order mark, Excel opens the CSV as UTF-8.
-    _atomic(folder / "sample.csv", lambda p: sheet.to_csv(p, index=False, encoding="utf-8-sig"))
+    _atomic(folder / "sample.csv", lambda p: sheet.map(_inert).to_csv(p, index=False, encoding="utf-8-sig"))
     _atomic(folder / "sample.xlsx", lambda p: _write_xlsx(sheet, p))
     items = [{k: _plain(v) for k, v in item.items()} for item in rows[KEY_FIELDS].to_dict("records")]
     write_json(folder / "key.json", {"created": now(), "n_requested": n, "seed": seed, "n": len(rows),

@@ -244,6 +244,14 @@ def test_xlsx_keeps_text_that_looks_like_a_formula(tmp_path):
     assert cell.data_type == "s" and cell.value == "=SUM(A1:A3) is not a formula here"
 
 
+
+def test_csv_cells_that_would_run_as_formulas_are_made_inert():
+    from runner.review import _inert
+
+    assert [_inert(v) for v in ("=HYPERLINK(\"x\")", "+1", "- aspirin", "@cmd", "Take 1 tablet", 3)] == [
+        "'=HYPERLINK(\"x\")", "'+1", "'- aspirin", "'@cmd", "Take 1 tablet", 3]
+
+
 def test_single_run_review_appears_in_its_report(runs, tmp_path):
     from runner import report
 
