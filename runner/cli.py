@@ -397,6 +397,8 @@ def review_import(
     for note in result["notes"]:
         out.print(Text(note, style="yellow"))
     out.print(f"agreement: {Path(folder) / 'agreement.json'}")
+    for target in result["merged_into"]:
+        out.print(f"merged into {target} (ratings.parquet, agreement.json; shown in that run's report)")
 
 
 def main() -> None:

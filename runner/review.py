@@ -240,5 +240,26 @@ def import_ratings(folder: Path, ratings: list[Path]) -> dict:
     merged = rated.merge(key, on="review_id", how="left")
     write_table(folder / "ratings.parquet", merged)
     result = agreement(merged)
+    result["merged_into"] = _merge_back(folder, merged, result["notes"])
     write_json(folder / "agreement.json", result)
     return result
+
+
+def _merge_back(folder: Path, merged: pd.DataFrame, notes: list[str]) -> list[str]:
+    """Each run's own ratings and agreement into RUN/review/, where its report finds them (a sample drawn
+    from several runs lives elsewhere). Runs moved since the export, or with a review of their own, are
+    left alone and said so in `notes`."""
+    written = []
+    for run, part in merged.groupby("run"):
+        target = Path(run) / "review"
+        if target.resolve() == folder.resolve():
+            continue
+        if not Path(run).is_dir() or (target / "key.json").exists():
+            notes.append(f"not merged into {target}: " + ("the run folder has moved" if not Path(run).is_dir()
+                                                         else "it holds a review export of its own"))
+            continue
+        target.mkdir(exist_ok=True)
+        write_table(target / "ratings.parquet", part)
+        write_json(target / "agreement.json", {**agreement(part), "sample": str(folder.resolve())})
+        written.append(str(target))
+    return written

@@ -138,8 +138,11 @@ def fill(items: list[dict], flip: set[int], rated: range) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def review(runs, tmp_path_factory) -> Path:
+    # copies of the runs, so that no other test's single-run review sits in their review/ folders
+    fresh = tmp_path_factory.mktemp("fresh")
+    copies = [shutil.copytree(r, fresh / r.name, ignore=shutil.ignore_patterns("review")) for r in runs]
     folder = tmp_path_factory.mktemp("review")
-    done = run_medrun("review", "export", *map(str, runs), "--n", "40", "--out", str(folder))
+    done = run_medrun("review", "export", *map(str, copies), "--n", "40", "--out", str(folder))
     assert done.returncode == 0, done.stderr
     return folder
 
@@ -183,6 +186,12 @@ def test_import_two_raters_reports_known_kappa(review, tmp_path):
     assert set(by_run) == {"model-a", "model-b"} and sum(r["kappa"]["n"] for r in by_run.values()) == 60
     ratings = pd.read_parquet(review / "ratings.parquet")
     assert len(ratings) == 60 and {"model", "run", "passed", "severity", "instance_id"} <= set(ratings.columns)
+    # merged back: each run folder gets its own ratings and agreement, which its report shows
+    assert sorted(result["merged_into"]) == sorted(str(Path(r["run"]) / "review") for r in result["by_run"])
+    for r in result["by_run"]:
+        own = json.loads((Path(r["run"]) / "review" / "agreement.json").read_text())
+        assert own["ratings"] == r["kappa"]["n"] and own["kappa"]["value"] == pytest.approx(r["kappa"]["value"])
+        assert len(pd.read_parquet(Path(r["run"]) / "review" / "ratings.parquet")) == r["kappa"]["n"]
 
 
 def write_sheet(path: Path, rows: list[dict]) -> Path:
@@ -265,3 +274,19 @@ def test_single_run_review_appears_in_its_report(runs, tmp_path):
     section = next(s for s in report.build(load_run(run)).sections if s.title == "Clinician review")
     assert f"Cohen's kappa {result['kappa']['value']:.3f}" in section.blocks[0].text
     assert f"{len(items)} answers rated by 1 clinician(s)" in section.blocks[0].text
+
+
+def test_a_run_with_its_own_review_is_not_overwritten(review, tmp_path):
+    items = key_of(review)["items"]
+    own = Path(items[0]["run"]) / "review"
+    original = (own / "agreement.json").read_text() if (own / "agreement.json").exists() else None
+    (own / "key.json").write_text("{}")  # as if this run had a single-run review export of its own
+    try:
+        fill(items, flip=set(), rated=range(10)).assign(rater="dana").to_csv(tmp_path / "d.csv", index=False)
+        result = import_ratings(review, [tmp_path / "d.csv"])
+        assert f"not merged into {own}: it holds a review export of its own" in result["notes"]
+        assert str(own) not in result["merged_into"]
+        after = (own / "agreement.json").read_text() if (own / "agreement.json").exists() else None
+        assert after == original
+    finally:
+        (own / "key.json").unlink()
