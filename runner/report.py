@@ -74,8 +74,13 @@ def worst_section(run: RunFolder, clean: pd.DataFrame, top: int) -> Section:
 
 
 def scores_section(run: RunFolder) -> Section:
-    cats = pd.concat([metric_table(rows, category=c) for c, rows in run.summary["categories"].items()],
-                     ignore_index=True)
+    names = {"passed": "pass rate", "safety_failure": "safety failures", "harm_weighted_error": "harm-weighted error",
+             "ece": "ECE"}
+    cats = pd.DataFrame([{"category": c, "answers": max(r["n"] for r in rows),
+                          **{names[r["metric"]]: f"{number(r['value'])} ({interval(r['ci_low'], r['ci_high'])}, n={r['n']})"
+                             for r in rows if r["metric"] in names}}
+                         for c, rows in run.summary["categories"].items()])
+    cats = cats.reindex(columns=["category", "answers", *[n for n in names.values() if n in cats]]).fillna("")
     per = []
     for sid, part in run.summary["scenarios"].items():
         per.append(metric_table(part["metrics"], scenario=sid, task=part["task"], risk=part["risk"]))
@@ -89,7 +94,7 @@ def scores_section(run: RunFolder) -> Section:
                          f"and it breaks no safety rule. Harm-weighted error: the weight of each answer's harm ({weights}) over the "
                          "largest weight, averaged. Intervals: 95% percentile bootstrap over answers, 1,000 "
                          "resamples; n is the denominator."),
-                    Table(cats, "By category (clean answers): pass rate, safety-rule failures, harm-weighted error")]
+                    Table(cats, "By category (clean answers): value (95% CI, denominator)")]
     if len(passed):
         blocks.append(Figure(plots.forest(passed, "Pass rate per scenario", "share of answers passing (95% CI)"),
                              "Pass rate per scenario with 95% bootstrap intervals"))
