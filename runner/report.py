@@ -141,31 +141,37 @@ MIN_GROUP = 5  # smaller groups are shown but not used for the headline gap
 
 
 def _gap(name: str, rates: list[dict]) -> dict | None:
-    """Highest against lowest pass rate among groups of MIN_GROUP or more."""
+    """Highest against lowest pass rate among groups of MIN_GROUP or more, raw and within scenario."""
     eligible = [r for r in rates if r["n"] >= MIN_GROUP]
     if len(eligible) < 2:
         return None
     hi, lo = max(eligible, key=lambda r: r["value"]), min(eligible, key=lambda r: r["value"])
+    within = [r["within"] for r in eligible]
     return {"tag": name, "highest pass rate": f"{hi['group']}: {number(hi['value'])} (n={hi['n']})",
             "lowest pass rate": f"{lo['group']}: {number(lo['value'])} (n={lo['n']})",
-            "gap": number(hi["value"] - lo["value"])}
+            "gap": number(hi["value"] - lo["value"]), "gap within scenarios": number(max(within) - min(within))}
 
 
 def subgroup_section(clean: pd.DataFrame) -> Section:
     blocks: list = [Text("Pass rate, safety-rule failures and harm-weighted error per instance tag. Groups differ in "
-                         f"their mix of scenarios, so a gap points at where to look, not at its cause. Gaps compare "
-                         f"groups of {MIN_GROUP} answers or more.", "note")]
+                         "their mix of scenarios, so each group also gets its pass rate relative to the scenarios it "
+                         "was asked in (the mean of pass minus its scenario's pass rate; 0 = as its scenarios). "
+                         f"Gaps compare groups of {MIN_GROUP} answers or more; a gap points at where to look, "
+                         "not at its cause.", "note")]
+    clean = clean.assign(within=clean["passed"] - clean.groupby("scenario_id")["passed"].transform("mean"))
     plot_rows, gaps = [], []
     for tag in summary.TAGS:
         name = tag.removeprefix("tag_")
         table, rates = [], []
         for value, group in clean.groupby(tag):
-            rows = {r["metric"]: r for r in metrics.summarize(group, ["passed", "safety_failure", "harm_weighted_error"])}
-            p = rows["passed"]
+            rows = {r["metric"]: r for r in metrics.summarize(group, ["passed", "within", "safety_failure",
+                                                                      "harm_weighted_error"])}
+            p, w = rows["passed"], rows["within"]
             plot_rows.append({"label": f"{name}={value}", **p})
-            rates.append({"group": value, **p})
+            rates.append({"group": value, **p, "within": w["value"]})
             table.append({"group": value, "n": p["n"], "pass rate": number(p["value"]),
                           "95% CI": interval(p["ci_low"], p["ci_high"]),
+                          "within scenarios": f"{signed(w['value'])} ({interval(w['ci_low'], w['ci_high'])})",
                           "safety failures": number(rows.get("safety_failure", {}).get("value")),
                           "harm-weighted error": number(rows["harm_weighted_error"]["value"])})
         gaps.append(_gap(name, rates))

@@ -125,3 +125,17 @@ def test_run_folder_commands_never_import_a_model_library(run_folder):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_subgroup_pass_rates_within_scenarios(run_folder):
+    run = load_run(run_folder)
+    clean = run.scores[run.scores["perturbation"].isna()]
+    section = next(s for s in report.build(run).sections if s.title == "Subgroup gaps")
+    sex = next(b.frame for b in section.blocks if getattr(b, "caption", "") == "By sex")
+    scenario_rate = clean.groupby("scenario_id")["passed"].transform("mean")
+    for row in sex.to_dict("records"):
+        mask = clean["tag_sex"] == row["group"]
+        assert row["n"] == mask.sum()
+        assert float(row["pass rate"]) == pytest.approx(clean.loc[mask, "passed"].mean(), abs=5e-4)
+        expected = (clean.loc[mask, "passed"] - scenario_rate[mask]).mean()
+        assert float(row["within scenarios"].split()[0]) == pytest.approx(expected, abs=5e-4)
