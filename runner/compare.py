@@ -53,7 +53,7 @@ def _paired(a: pd.DataFrame, b: pd.DataFrame, groups: list[tuple[dict, np.ndarra
             x, y = a.loc[mask, metric].to_numpy(float), b.loc[mask, metric].to_numpy(float)
             both = ~np.isnan(x) & ~np.isnan(y)
             if both.any():
-                d = metrics.paired_delta(x[both], y[both])
+                d = metrics.paired_delta(x[both], y[both], metrics.instance_clusters(a.loc[mask][both]))
                 out.append({**labels, "metric": metric, "a": float(x[both].mean()), "b": float(y[both].mean()),
                             **d, "verdict": verdict(metric, d["ci_low"], d["ci_high"])})
     return pd.DataFrame(out)

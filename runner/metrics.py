@@ -49,16 +49,40 @@ def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> fl
 
 
 def bootstrap(values: np.ndarray, stat: Callable[[np.ndarray], float] | None = None,
-              samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> tuple[float, float, float]:
+              samples: int = BOOTSTRAP_SAMPLES, seed: int = 0, clusters: np.ndarray | None = None
+              ) -> tuple[float, float, float]:
     """(estimate, low, high): a statistic over rows and its 95% percentile bootstrap interval.
-    `stat` None is the mean, computed for all resamples at once."""
+    `stat` None is the mean, computed for all resamples at once. `clusters` (one id per row, e.g. the
+    instance of rows sampled with several seeds) resamples whole clusters, so that correlated rows do
+    not narrow the interval; without it every row is its own unit."""
     estimate = float(np.mean(values)) if stat is None else stat(values)
-    if len(values) < 2:
+    codes, units = (np.arange(len(values)), len(values)) if clusters is None else _codes(clusters)
+    if units < 2:
         return estimate, float("nan"), float("nan")
-    idx = np.random.default_rng(seed).integers(0, len(values), (samples, len(values)))
-    draws = values[idx].mean(axis=1) if stat is None else np.array([stat(values[i]) for i in idx])
+    idx = np.random.default_rng(seed).integers(0, units, (samples, units))
+    if clusters is None:
+        draws = values[idx].mean(axis=1) if stat is None else np.array([stat(values[i]) for i in idx])
+    elif stat is None:
+        sums, counts = np.bincount(codes, weights=values), np.bincount(codes)
+        draws = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    else:
+        members = [np.flatnonzero(codes == k) for k in range(units)]
+        draws = np.array([stat(values[np.concatenate([members[k] for k in row])]) for row in idx])
     low, high = np.nanpercentile(draws, [2.5, 97.5])
     return float(estimate), float(low), float(high)
+
+
+def _codes(clusters: np.ndarray) -> tuple[np.ndarray, int]:
+    codes, uniques = pd.factorize(np.asarray(clusters))
+    return codes, len(uniques)
+
+
+def instance_clusters(frame: pd.DataFrame) -> np.ndarray | None:
+    """One id per instance when some instance has several rows (several seeds), else None (rows are units)."""
+    if not {"scenario_id", "instance_id"} <= set(frame.columns):
+        return None
+    ids = (frame["scenario_id"].astype(str) + "/" + frame["instance_id"].astype(str)).to_numpy()
+    return ids if len(set(ids)) < len(ids) else None
 
 
 def _ece_of_pairs(v: np.ndarray) -> float:
@@ -72,22 +96,26 @@ def _row(metric: str, n: int, estimate: tuple[float, float, float], clip: bool =
 
 def summarize(wide: pd.DataFrame, metric_names: Sequence[str]) -> list[dict]:
     """One row per metric over a group of per-instance rows: value, 95% interval, n (non-null rows).
-    Metrics in CLIPPED are means clipped to [0, 1] (rubric scores may be negative per item)."""
+    Metrics in CLIPPED are means clipped to [0, 1] (rubric scores may be negative per item). Rows of
+    one instance (several seeds) are resampled together."""
     rows = []
     for name in metric_names:
-        values = wide[name].dropna().to_numpy(dtype=float) if name in wide else np.array([])
-        if len(values):
-            rows.append(_row(name, len(values), bootstrap(values), clip=name in CLIPPED))
+        if name in wide and wide[name].notna().any():
+            part = wide[wide[name].notna()]
+            values = part[name].to_numpy(dtype=float)
+            estimate = bootstrap(values, clusters=instance_clusters(part))
+            rows.append(_row(name, len(values), estimate, clip=name in CLIPPED))
     if {"confidence", "top_option_correct"} <= set(wide.columns):
-        pairs = wide[["confidence", "top_option_correct"]].dropna().to_numpy(dtype=float)
-        if len(pairs):
-            rows.append(_row("ece", len(pairs), bootstrap(pairs, _ece_of_pairs)))
+        part = wide.dropna(subset=["confidence", "top_option_correct"])
+        if len(part):
+            pairs = part[["confidence", "top_option_correct"]].to_numpy(dtype=float)
+            rows.append(_row("ece", len(pairs), bootstrap(pairs, _ece_of_pairs, clusters=instance_clusters(part))))
     return rows
 
 
-def paired_delta(clean: np.ndarray, other: np.ndarray) -> dict:
-    """Mean of (other - clean) over pairs, with a paired bootstrap interval."""
-    value, low, high = bootstrap(np.asarray(other, float) - np.asarray(clean, float))
+def paired_delta(clean: np.ndarray, other: np.ndarray, clusters: np.ndarray | None = None) -> dict:
+    """Mean of (other - clean) over pairs, with a paired bootstrap interval (clusters as in `bootstrap`)."""
+    value, low, high = bootstrap(np.asarray(other, float) - np.asarray(clean, float), clusters=clusters)
     return {"delta": value, "ci_low": low, "ci_high": high, "n": len(clean)}
 
 

@@ -30,11 +30,13 @@ def safety(wide: pd.DataFrame) -> dict:
 
 
 def twin_pairs(part: pd.DataFrame, primary: str) -> pd.DataFrame:
-    """Perturbed rows joined to their clean twins (same seed): perturbation, clean, perturbed, flipped."""
+    """Perturbed rows joined to their clean twins (same seed): perturbation, the clean instance (for
+    clustering over seeds), clean and perturbed primary values, whether the answer flipped."""
     clean = part.loc[part["perturbation"].isna(), ["instance_id", "seed", primary, "parsed"]].rename(
         columns={"instance_id": "twin_of", primary: "clean", "parsed": "parsed_clean"})
     pairs = part[part["perturbation"].notna()].merge(clean, on=["twin_of", "seed"]).dropna(subset=[primary, "clean"])
-    return pd.DataFrame({"perturbation": pairs["perturbation"], "clean": pairs["clean"].astype(float),
+    return pd.DataFrame({"perturbation": pairs["perturbation"], "instance_id": pairs["twin_of"],
+                         "scenario_id": pairs["scenario_id"], "clean": pairs["clean"].astype(float),
                          "perturbed": pairs[primary].astype(float),
                          "flipped": (pairs["parsed"].fillna("") != pairs["parsed_clean"].fillna("")).astype(float)})
 
@@ -42,7 +44,8 @@ def twin_pairs(part: pd.DataFrame, primary: str) -> pd.DataFrame:
 def robustness_of(pairs: pd.DataFrame) -> dict:
     """Clean vs perturbed means, paired-bootstrap delta and flip rate over twin pairs."""
     return {"clean": float(pairs["clean"].mean()), "perturbed": float(pairs["perturbed"].mean()),
-            **metrics.paired_delta(pairs["clean"].to_numpy(), pairs["perturbed"].to_numpy()),
+            **metrics.paired_delta(pairs["clean"].to_numpy(), pairs["perturbed"].to_numpy(),
+                                   metrics.instance_clusters(pairs)),
             "flip_rate": float(pairs["flipped"].mean())}
 
 

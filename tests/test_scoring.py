@@ -113,3 +113,24 @@ def test_bootstrap_interval_brackets_mean():
     value, low, high = metrics.bootstrap(values, np.mean)
     assert value == 0.5 and 0.35 < low < 0.5 < high < 0.65
     assert metrics.bootstrap(values, np.mean) == (value, low, high)  # seeded: reproducible
+
+
+def test_bootstrap_resamples_an_instance_with_all_its_seeds():
+    # three seeds that answered alike carry no more information than one: the clustered interval over the
+    # tripled rows equals the interval over one row per instance; treating rows as units narrows it
+    values = np.random.default_rng(1).integers(0, 2, 40).astype(float)
+    tripled, ids = np.repeat(values, 3), np.repeat(np.arange(40), 3)
+    one = metrics.bootstrap(values)
+    assert metrics.bootstrap(tripled, clusters=ids) == pytest.approx(one)
+    naive = metrics.bootstrap(tripled)
+    assert naive[2] - naive[1] < 0.7 * (one[2] - one[1])
+    # the statistic path (ECE over pairs) clusters the same way
+    pairs = np.column_stack([np.full(40, 0.7), values])
+    stat = lambda v: metrics.ece(v[:, 0], v[:, 1])  # noqa: E731
+    assert metrics.bootstrap(np.repeat(pairs, 3, axis=0), stat, clusters=ids) == pytest.approx(
+        metrics.bootstrap(pairs, stat))
+    # summarize finds the instances itself when a group holds several seeds per instance
+    frame = pd.DataFrame({"scenario_id": "s", "instance_id": ids.astype(str), "seed": np.tile([0, 1, 2], 40),
+                          "passed": tripled})
+    (row,) = metrics.summarize(frame, ["passed"])
+    assert (row["ci_low"], row["ci_high"], row["n"]) == (pytest.approx(one[1]), pytest.approx(one[2]), 120)
