@@ -77,12 +77,14 @@ def _codes(clusters: np.ndarray) -> tuple[np.ndarray, int]:
     return codes, len(uniques)
 
 
+INSTANCE = ["scenario_id", "instance_id"]
+
+
 def instance_clusters(frame: pd.DataFrame) -> np.ndarray | None:
-    """One id per instance when some instance has several rows (several seeds), else None (rows are units)."""
-    if not {"scenario_id", "instance_id"} <= set(frame.columns):
+    """One code per instance when some instance has several rows (several seeds), else None (rows are units)."""
+    if not set(INSTANCE) <= set(frame.columns) or not frame.duplicated(INSTANCE).any():
         return None
-    ids = (frame["scenario_id"].astype(str) + "/" + frame["instance_id"].astype(str)).to_numpy()
-    return ids if len(set(ids)) < len(ids) else None
+    return pd.MultiIndex.from_frame(frame[INSTANCE]).factorize()[0]
 
 
 def _ece_of_pairs(v: np.ndarray) -> float:
@@ -98,18 +100,19 @@ def summarize(wide: pd.DataFrame, metric_names: Sequence[str]) -> list[dict]:
     """One row per metric over a group of per-instance rows: value, 95% interval, n (non-null rows).
     Metrics in CLIPPED are means clipped to [0, 1] (rubric scores may be negative per item). Rows of
     one instance (several seeds) are resampled together."""
-    rows = []
+    rows, clusters = [], instance_clusters(wide)  # found once for the group; each metric takes its rows
     for name in metric_names:
         if name in wide and wide[name].notna().any():
-            part = wide[wide[name].notna()]
-            values = part[name].to_numpy(dtype=float)
-            estimate = bootstrap(values, clusters=instance_clusters(part))
+            mask = wide[name].notna().to_numpy()
+            values = wide.loc[mask, name].to_numpy(dtype=float)
+            estimate = bootstrap(values, clusters=None if clusters is None else clusters[mask])
             rows.append(_row(name, len(values), estimate, clip=name in CLIPPED))
     if {"confidence", "top_option_correct"} <= set(wide.columns):
-        part = wide.dropna(subset=["confidence", "top_option_correct"])
-        if len(part):
-            pairs = part[["confidence", "top_option_correct"]].to_numpy(dtype=float)
-            rows.append(_row("ece", len(pairs), bootstrap(pairs, _ece_of_pairs, clusters=instance_clusters(part))))
+        mask = wide[["confidence", "top_option_correct"]].notna().all(axis=1).to_numpy()
+        if mask.any():
+            pairs = wide.loc[mask, ["confidence", "top_option_correct"]].to_numpy(dtype=float)
+            rows.append(_row("ece", len(pairs), bootstrap(pairs, _ece_of_pairs,
+                                                          clusters=None if clusters is None else clusters[mask])))
     return rows
 
 
