@@ -173,7 +173,9 @@ def finish(folder: Path, write_report: bool) -> None:
 
 
 def _ci(m: dict) -> str:
-    return "" if m["ci_low"] != m["ci_low"] else f"{m['ci_low']:.3f} to {m['ci_high']:.3f}"
+    from runner.document import interval
+
+    return interval(m["ci_low"], m["ci_high"])
 
 
 def print_summary(summary: dict) -> None:

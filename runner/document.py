@@ -130,7 +130,5 @@ def to_markdown(doc: Document) -> str:
 
 def write(doc: Document, html_path: Path, md_path: Path) -> None:
     """Both renderings, each written to a temporary name and renamed."""
-    for path, text in ((html_path, to_html(doc)), (md_path, to_markdown(doc))):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    results.write_text(html_path, to_html(doc))
+    results.write_text(md_path, to_markdown(doc))

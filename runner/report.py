@@ -65,8 +65,7 @@ def worst_section(run: RunFolder, clean: pd.DataFrame, top: int) -> Section:
                          ", ".join(f"{name} {counts.get(name, 0)}" for name in reversed(metrics.SEVERITY_NAMES.values()))
                          + f". The {min(top, len(wrong))} most harmful follow, highest severity and risk first.")]
     for i, r in enumerate(wrong.head(top).to_dict("records"), 1):
-        title = run.scenarios.get(r["scenario_id"], {}).get("title", r["scenario_id"])
-        blocks.append(Example(f"{i}. {title}: {r['instance_id']}", {
+        blocks.append(Example(f"{i}. {run.title(r['scenario_id'])}: {r['instance_id']}", {
             "harm": f"{r['severity']} ({metrics.SEVERITY_NAMES[r['severity']]})", "risk": r["risk"],
             "expected": str(r["expected"]), "parsed": "" if pd.isna(r["parsed"]) else str(r["parsed"]),
             "flags": str(r["flags"] or "-")}, str(r["user"]), str(r["text"])))

@@ -8,14 +8,13 @@ from __future__ import annotations
 import itertools
 import warnings
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from runner import metrics
 from runner.errors import MedrunError
-from runner.results import now, write_json, write_table
+from runner.results import atomic_write, now, write_json, write_table, write_text
 from runner.runfolder import RunFolder, read_json, load_runs
 
 STRATA = ["run", "scenario_id", "tag_acuity", "passed", "safety_flag"]
@@ -40,12 +39,6 @@ column). It writes ratings.parquet and agreement.json (Cohen's kappa against the
 """
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # keeps the suffix: the xlsx writer needs it
-    write(tmp)
-    tmp.replace(path)
-
-
 def _inert(value: object) -> object:
     """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe in the CSV."""
     return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
@@ -61,7 +54,7 @@ def _pool(run: RunFolder) -> pd.DataFrame:
     rows = run.answers()
     rows = rows[rows["perturbation"].isna()].copy()
     rows["run"], rows["run_name"], rows["model"] = str(run.path.resolve()), run.name, run.model
-    rows["scenario"] = rows["scenario_id"].map(lambda sid: run.scenarios[sid]["title"])
+    rows["scenario"] = rows["scenario_id"].map(run.title)
     rows["safety_flag"] = rows["safety_failure"] == 1
     return rows.rename(columns={"user": "question", "expected": "reference", "text": "answer"})
 
@@ -123,14 +116,14 @@ def export(runs: list[Path], n: int = 60, seed: int = 0, out: Path | None = None
     sheet = rows[SHOWN].fillna("").assign(**{c: "" for c in RATING_COLUMNS})
     folder.mkdir(parents=True, exist_ok=True)
     # With a byte-order mark, Excel opens the CSV as UTF-8.
-    _atomic(folder / "sample.csv", lambda p: sheet.map(_inert).to_csv(p, index=False, encoding="utf-8-sig"))
-    _atomic(folder / "sample.xlsx", lambda p: _write_xlsx(sheet, p))
+    atomic_write(folder / "sample.csv", lambda p: sheet.map(_inert).to_csv(p, index=False, encoding="utf-8-sig"))
+    atomic_write(folder / "sample.xlsx", lambda p: _write_xlsx(sheet, p))
     items = [{k: _plain(v) for k, v in item.items()} for item in rows[KEY_FIELDS].to_dict("records")]
     write_json(folder / "key.json", {"created": now(), "n_requested": n, "seed": seed, "n": len(rows),
                                      "runs": [{"run": str(r.path.resolve()), "run_name": r.name, "model": r.model}
                                               for r in loaded], "strata": strata, "items": items})
     text = README.format(n=len(rows), created=now(), harm=HARM_HELP, folder=folder)
-    _atomic(folder / "README.txt", lambda p: p.write_text(text, encoding="utf-8"))
+    write_text(folder / "README.txt", text)
     return folder
 
 

@@ -6,7 +6,7 @@ one place that opens them and says clearly what is wrong with a folder that cann
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -24,7 +24,6 @@ class RunFolder:
     path: Path
     manifest: dict
     summary: dict
-    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -38,6 +37,10 @@ class RunFolder:
     def scenarios(self) -> dict[str, dict]:
         """Scenario id -> what the manifest recorded: version, title, task, category, risk, file hash."""
         return self.manifest["suite"]["scenarios"]
+
+    def title(self, scenario_id: str) -> str:
+        """The scenario's title as the manifest recorded it (its id for runs made before titles were)."""
+        return self.scenarios.get(scenario_id, {}).get("title", scenario_id)
 
     @cached_property
     def scores(self) -> pd.DataFrame:
