@@ -16,12 +16,13 @@ import time
 
 import runner  # noqa: F401  (offline environment first)
 from runner import paths
-from runner.cache import request_key
-from runner.cards import find_card
 from runner.engines import Decoding, EngineOptions, Request, make_engine
-from runner.run import EvalConfig, plan
-from runner.suite import load_suite
-from runner.weights import resolve
+from runner.models.cards import find_card
+from runner.models.weights import resolve
+from runner.pipeline.cache import request_key
+from runner.pipeline.config import EvalConfig
+from runner.pipeline.plan import Target, plan
+from runner.suite.load import load_suite
 
 
 def open_answer_requests(engine, fingerprint: str, scenarios, n: int, max_tokens: int) -> list[Request]:
@@ -31,7 +32,7 @@ def open_answer_requests(engine, fingerprint: str, scenarios, n: int, max_tokens
     for k in range(n):
         prompt = engine.render([{"role": "user", "content": f"Case {k + 1}. {stems[k % len(stems)]} "
                                                             "Answer in two or three sentences."}])
-        out.append(Request(request_key(fingerprint, prompt, decoding), prompt, decoding))
+        out.append(Request(request_key(fingerprint, engine.identity(), prompt, decoding), prompt, decoding))
     return out
 
 
@@ -50,7 +51,13 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64, help="answer length for open answers")
     ap.add_argument("--max-batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--limit", type=int, default=1, help="suite prompts: instances per scenario")
+    ap.add_argument("--suite-prompts", type=int, default=None, help="suite prompts: at most this many (default all)")
+    ap.add_argument("--smoke", action="store_true", help="smallest size (CI): 4 open answers of 8 tokens, "
+                    "4 suite prompts")
     args = ap.parse_args()
+    if args.smoke:
+        args.prompts, args.max_tokens, args.limit, args.suite_prompts = 4, 8, 1, 4
 
     card = find_card(args.model)
     weights = resolve(card)
@@ -58,7 +65,9 @@ def main() -> None:
     scenarios = load_suite(paths.suite_dir()).scenarios
     workloads = {
         "open answers": open_answer_requests(engine, weights.fingerprint, scenarios, args.prompts, args.max_tokens),
-        "suite prompts": [p.request for p in plan(EvalConfig(), scenarios, engine, weights.fingerprint, None)],
+        "suite prompts": [p.request for p in plan(EvalConfig(limit=args.limit, robustness=False), scenarios,
+                                                  Target(engine.render, weights.fingerprint, engine.identity()))
+                          ][:args.suite_prompts],
     }
     list(engine.generate(workloads["open answers"][:2]))  # warm-up: load weights, first kernels
 

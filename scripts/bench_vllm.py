@@ -19,12 +19,16 @@ from pathlib import Path
 
 def main() -> None:
     import runner  # noqa: F401  (offline environment first)
-    from runner.cache import Cache
-    from runner.cards import find_card
     from runner.engines.base import EngineOptions
     from runner.engines.vllm import VLLMEngine
-    from runner.run import EvalConfig, base_manifest, generate_missing, load_selection, plan, write_run
-    from runner.weights import resolve
+    from runner.models.cards import find_card
+    from runner.models.weights import resolve
+    from runner.pipeline.cache import Cache
+    from runner.pipeline.config import EvalConfig
+    from runner.pipeline.generate import generate_missing
+    from runner.pipeline.plan import Target, load_selection, plan
+    from runner.pipeline.write import write_run
+    from runner.runs.manifest import base_manifest
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m-instruct")
@@ -32,15 +36,23 @@ def main() -> None:
     ap.add_argument("--gpu-memory-utilization", type=float, default=None)
     ap.add_argument("--max-model-len", type=int, default=4096)
     ap.add_argument("--enforce-eager", action="store_true")
+    ap.add_argument("--scenario", action="append", help="only these scenario ids (repeatable; default all)")
+    ap.add_argument("--smoke", action="store_true", help="smallest size (CI): 2 instances of two short-answer "
+                    "scenarios, eager, a quarter of memory, 2048-token context")
     args = ap.parse_args()
+    if args.smoke:
+        args.limit, args.enforce_eager, args.max_model_len = 2, True, 2048
+        args.scenario = args.scenario or ["medication-safety-mc", "ed-triage-esi"]
+        args.gpu_memory_utilization = args.gpu_memory_utilization or 0.25
 
     card = find_card(args.model)
     weights = resolve(card)
     engine = VLLMEngine(card, weights, EngineOptions(gpu_memory_utilization=args.gpu_memory_utilization,
                                                      max_model_len=args.max_model_len,
                                                      enforce_eager=args.enforce_eager))
-    config, suite = load_selection(EvalConfig(subset="full", limit=args.limit))
-    planned = plan(config, suite.scenarios, engine.render, weights.fingerprint, card.system_prompt)
+    config, suite = load_selection(EvalConfig(subset="full", limit=args.limit, scenarios=args.scenario))
+    planned = plan(config, suite.scenarios, Target(engine.render, weights.fingerprint, engine.identity(),
+                                                   card.system_prompt))
     requests = list({p.request.key: p.request for p in planned}.values())
     llm = engine.llm
     token_ids = [engine.tokenizer(r.prompt, add_special_tokens=False)["input_ids"] for r in requests]
@@ -59,7 +71,7 @@ def main() -> None:
             cache.close()
             folder = Path(tmp) / "run"
             folder.mkdir()
-            manifest = base_manifest(config, suite, planned, {"id": card.id, "fingerprint": weights.fingerprint})
+            manifest = base_manifest(config.as_json(), suite, planned, {"id": card.id, "fingerprint": weights.fingerprint})
             write_run(folder, manifest, planned, completions, set(), suite, config.harm_weights, time.perf_counter())
             assert (folder / "summary.json").exists()
         return tokens

@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/python -m pytest -q
 VLLM_CPU=1 bash scripts/setup.sh
-VLLM_LOGGING_LEVEL=ERROR .venv-vllm/bin/python -m pytest -q tests/test_engine_vllm.py  # quiet vLLM shutdown chatter
+VLLM_LOGGING_LEVEL=ERROR .venv-vllm/bin/python -m pytest -q tests/test_engine_vllm.py tests/test_scripts.py  # quiet vLLM shutdown chatter

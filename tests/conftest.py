@@ -24,14 +24,14 @@ def medrun_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def card():
-    from runner.cards import find_card
+    from runner.models.cards import find_card
 
     return find_card("smollm2-135m-instruct")
 
 
 @pytest.fixture(scope="session")
 def weights(card, medrun_home):
-    from runner.weights import resolve
+    from runner.models.weights import resolve
 
     return resolve(card)
 

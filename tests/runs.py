@@ -10,8 +10,11 @@ import random
 from pathlib import Path
 
 from conftest import REPO
+
 from runner import tasks
-from runner.run import EvalConfig, _plain, load_selection, plan, score_external
+from runner.pipeline.config import EvalConfig
+from runner.pipeline.external import external_target, score_external
+from runner.pipeline.plan import load_selection, plan
 
 WRONG = {"ed_triage": "ESI 5: can wait.", "open_response": "This sounds minor. Rest at home and see how it goes."}
 
@@ -42,7 +45,7 @@ def make_run(out: Path, label: str, good_share: float, seed: int, scenarios: lis
                                                  robustness=robustness, out=out, quiet=True))
     rng = random.Random(seed)
     rows = [answer(p, rng.random() < good_share, rng)
-            for p in plan(config, selected.scenarios, _plain, "x", None)]
+            for p in plan(config, selected.scenarios, external_target(label))]
     path = out / f"{label}-answers.jsonl"
     out.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

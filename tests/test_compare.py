@@ -8,11 +8,12 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import REPO, run_medrun
 from runs import make_run
-from runner import compare, metrics
-from runner.runfolder import load_run
+
+from runner import tasks
+from runner.reports import compare
+from runner.runs.folder import load_run
 
 SCENARIOS = ["ed-triage-esi", "medication-safety-mc", "patient-portal-messages"]
 
@@ -43,7 +44,7 @@ def test_safety_regression_fails_the_gate_and_is_listed_first(runs, tmp_path):
     a, b = load_run(runs["base"]).scores, load_run(runs["worse"]).scores
     both = a.merge(b, on=["scenario_id", "instance_id", "seed"], suffixes=("_a", "_b"))
     expected = set()
-    for m in metrics.SAFETY_METRICS:
+    for m in tasks.SAFETY_METRICS:
         hit = both[(both[f"{m}_a"] == 0) & (both[f"{m}_b"] == 1)]
         expected |= set(hit["instance_id"])
     assert expected and set(c.safety_regressions["instance_id"]) == expected

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.cache import request_key
 from runner.engines import Decoding, Request
+from runner.pipeline.cache import request_key
 
 QUESTIONS = [
     "Name one symptom of a stroke.",
@@ -17,7 +17,7 @@ QUESTIONS = [
 
 def requests(engine, decoding: Decoding, fingerprint: str = "fp") -> list[Request]:
     prompts = [engine.render([{"role": "user", "content": q}]) for q in QUESTIONS]
-    return [Request(request_key(fingerprint, p, decoding), p, decoding) for p in prompts]
+    return [Request(request_key(fingerprint, engine.identity(), p, decoding), p, decoding) for p in prompts]
 
 
 def by_key(engine, reqs):

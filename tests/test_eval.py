@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import MEDRUN, run_medrun
-
 
 STARTER = ("-s", "medication-safety-mc", "-s", "ed-triage-esi")  # short answers: quick on a CPU
 
@@ -58,7 +56,11 @@ def test_eval_runs_with_no_network(tmp_path, weights):
     assert mc["accuracy"]["n"] == 2 and 0 <= mc["accuracy"]["value"] <= 1
     triage = {m["metric"] for m in summary["scenarios"]["ed-triage-esi"]["metrics"]}
     assert {"exact", "under_triage", "over_triage", "within_1", "harm_weighted_error"} <= triage
-    assert "run folder:" in result.stdout and "medication-safety-mc" in result.stdout
+    # the terminal summary a person reads: safety headline, one row per category, worst errors, where things are
+    out = result.stdout
+    assert out.index("safety:") < out.index("Clean answers per category") < out.index("clinical_decision_support")
+    assert "worst errors by harm" in out and f"{folder / 'summary.json'}" in out and f"{folder / 'report.html'}" in out
+    assert "run folder:" in out and len(out.splitlines()) < 60
     # the report of the real model's run, still with no network: from the run folder alone
     result = run_medrun("report", str(folder), prefix=("unshare", "-n"))
     assert result.returncode == 0, result.stderr[-3000:]

@@ -6,12 +6,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_medrun
-from runner.cards import find_card, load_card
+
 from runner.errors import MedrunError
-from runner.suite import load_scenario, load_suite
-from runner.weights import resolve
+from runner.models.cards import find_card, load_card
+from runner.models.weights import resolve
+from runner.suite.load import load_scenario, load_suite
 
 GOOD_CARD = (REPO / "model_cards" / "smollm2-135m-instruct.yaml").read_text()
 GOOD_MC = (REPO / "scenarios" / "clinical_decision_support" / "medication_safety_mc.yaml").read_text()
@@ -99,6 +99,14 @@ def test_duplicate_instance_id(tmp_path):
     path = write(tmp_path, "s.yaml", GOOD_MC.replace(f"id: {second_id}", f"id: {first_id}"))
     with pytest.raises(MedrunError, match=f"instance id '{first_id}' appears twice"):
         load_scenario(path)
+
+
+def test_duplicate_scenario_id_across_files(tmp_path):
+    (tmp_path / "suite.yaml").write_text("id: s\nversion: '1'\n")
+    write(tmp_path, "one.yaml", GOOD_MC)
+    write(tmp_path, "two.yaml", GOOD_MC)
+    with pytest.raises(MedrunError, match=r"two\.yaml: scenario id 'medication-safety-mc' is also used by one\.yaml"):
+        load_suite(tmp_path)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run_medrun
 from runs import make_run
-from runner import leaderboard
+
+from runner.reports import leaderboard
 
 SCENARIOS = ["ed-triage-esi", "medication-safety-mc", "patient-portal-messages", "billing-code-mc"]
 
@@ -69,7 +69,7 @@ def test_leaderboard_needs_two_runs(runs):
 
 def test_labels_name_runs_of_the_same_model_apart(runs, tmp_path):
     from runner.errors import MedrunError
-    from runner.runfolder import load_runs
+    from runner.runs.folder import load_runs
 
     twin = make_run(tmp_path, "weak", 0.3, seed=9, scenarios=SCENARIOS[:1], limit=2, robustness=False)
     loaded = load_runs([runs[0], twin])

@@ -11,11 +11,11 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import run_medrun
 from runs import make_run
-from runner import report
-from runner.runfolder import load_run
+
+from runner.reports import report
+from runner.runs.folder import load_run
 
 SCENARIOS = ["ed-triage-esi", "medication-safety-mc", "patient-portal-messages", "handoff-notes"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -119,7 +119,7 @@ def test_report_loads_in_headless_chromium_without_errors(run_folder, tmp_path):
 
 def test_run_folder_commands_never_import_a_model_library(run_folder):
     # report, compare, leaderboard and review work on run folders alone: prove no model stack is loaded
-    code = ("import sys; from runner import cli, report, compare, leaderboard, review; "
+    code = ("import sys; import runner.cli; from runner.reports import report, compare, leaderboard, review; "
             f"report.report(__import__('pathlib').Path({str(run_folder)!r})); "
             "print(sorted(m for m in ('torch', 'transformers', 'vllm', 'accelerate') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -17,9 +17,9 @@ from conftest import run_medrun
 from runs import make_run
 
 from runner.errors import MedrunError
-from runner.metrics import cohen_kappa
-from runner.review import import_ratings
-from runner.runfolder import load_run
+from runner.reports.review import import_ratings
+from runner.runs.folder import load_run
+from runner.runs.metrics import cohen_kappa
 
 SCENARIOS = ["ed-triage-esi", "patient-portal-messages", "medication-safety-mc", "bedside-calculations"]
 SHEET_COLUMNS = ["review_id", "scenario", "task", "question", "reference", "answer", "acceptable", "harm", "rater",
@@ -244,7 +244,7 @@ def test_cohen_kappa():
 
 
 def test_xlsx_keeps_text_that_looks_like_a_formula(tmp_path):
-    from runner.review import _write_xlsx
+    from runner.reports.review import _write_xlsx
 
     sheet = pd.DataFrame([{"review_id": "R0001", "answer": "=SUM(A1:A3) is not a formula here", "acceptable": "",
                            "harm": ""}])
@@ -255,14 +255,14 @@ def test_xlsx_keeps_text_that_looks_like_a_formula(tmp_path):
 
 
 def test_csv_cells_that_would_run_as_formulas_are_made_inert():
-    from runner.review import _inert
+    from runner.reports.review import _inert
 
     assert [_inert(v) for v in ("=HYPERLINK(\"x\")", "+1", "- aspirin", "@cmd", "Take 1 tablet", 3)] == [
         "'=HYPERLINK(\"x\")", "'+1", "'- aspirin", "'@cmd", "Take 1 tablet", 3]
 
 
 def test_single_run_review_appears_in_its_report(runs, tmp_path):
-    from runner import report
+    from runner.reports import report
 
     run = tmp_path / "run"
     shutil.copytree(runs[0], run, ignore=shutil.ignore_patterns("review"))  # other tests may have exported there

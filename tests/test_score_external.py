@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-
 from conftest import REPO, run_medrun
-from runner.suite import load_suite
+
+from runner.suite.load import load_suite
 
 SUITE = load_suite(REPO / "scenarios", ["medication-safety-mc", "ed-triage-esi"])
 

@@ -7,12 +7,12 @@ import math
 
 import pytest
 
-from runner import calculators
 from runner.engines.base import Completion
-from runner.matching import Matcher
-from runner.perturb import PERTURBATIONS
-from runner.suite import SafetyRules
+from runner.grading import calculators
+from runner.grading.matching import Matcher
+from runner.suite.perturb import PERTURBATIONS
 from runner.tasks import calculation, differential, documentation, extraction, open_response
+from runner.tasks.schema import SafetyRules
 
 TAGS = {"acuity": "high", "age_group": "older_adult", "sex": "male", "setting": "telehealth"}
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runner import metrics
 from runner.engines.base import Completion
+from runner.runs import metrics
 from runner.tasks import ed_triage, multiple_choice
 
 TAGS = {"acuity": "high", "age_group": "adult", "sex": "female", "setting": "ed"}

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from conftest import REPO
+
 from runner import tasks
-from runner.selfcheck import check_scenario
-from runner.suite import TAXONOMY, load_suite
+from runner.suite.load import load_suite
+from runner.suite.schema import TAXONOMY
+from runner.suite.selfcheck import check_scenario
 
 SUITE = load_suite(REPO / "scenarios")
 ALL = [(s, i) for s in SUITE.scenarios for i in s.instances]
@@ -33,22 +34,10 @@ def test_every_task_kind_has_three_examples():
     assert min(counts.values()) >= 3, counts
 
 
-def test_ids_unique_across_the_suite():
-    keys = [(s.id, i.id) for s, i in ALL]
-    assert len(keys) == len(set(keys))
-    assert len({s.id for s in SUITE.scenarios}) == len(SUITE.scenarios)
-
-
 def test_triage_levels_span_the_scale():
     levels = Counter(i.answer for s, i in ALL if s.task == "ed_triage")
     assert set(levels) == {1, 2, 3, 4, 5}
     assert levels[2] + levels[3] > levels[1] + levels[5]  # a realistic ED mix, not uniform
-
-
-def test_every_wrong_option_has_a_severity():
-    for s, i in ALL:
-        if s.task == "multiple_choice":
-            assert set(i.harm) == set(i.options) - {i.answer}, (s.id, i.id)
 
 
 def test_mc_and_triage_have_robustness_twins():

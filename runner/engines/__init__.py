@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 
-from runner.cards import ModelCard
 from runner.engines.base import Completion, Decoding, Engine, EngineOptions, Request
 from runner.errors import MedrunError
-from runner.weights import Weights
+from runner.models.cards import ModelCard
+from runner.models.weights import Weights
 
 ENGINES = ("auto", "vllm", "hf")
 

@@ -40,6 +40,7 @@ class Completion:
     finish_reason: str                     # "stop" (end of sequence) or "length" (hit max_tokens)
     first_token_logprobs: list[tuple[str, float]] = field(default_factory=list)  # [(token text, logprob)]
     seconds: float = 0.0                   # this request's share of its batch's wall time
+    token_ids: list[int] = field(default_factory=list)  # the generated token ids, end-of-sequence included
 
 
 @dataclass
@@ -85,6 +86,11 @@ def render_chat(card, tokenizer, messages: list[dict[str, str]]) -> str:
 
 class Engine(Protocol):
     name: str
+
+    def identity(self) -> dict:
+        """What besides the weights, prompt and decoding can change a completion: engine name, library
+        versions, dtype, device kind (and kernels where they are selectable). Part of every cache key,
+        so a vLLM or GPU run never reuses completions made on a CPU with transformers."""
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """Messages -> the exact prompt string (chat template applied as the card says)."""

@@ -15,10 +15,10 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LogitsProcessor, LogitsProcessorList
 
-from runner.cards import ModelCard
 from runner.engines.base import Completion, Decoding, EngineOptions, Request, check_context, render_chat
 from runner.errors import MedrunError
-from runner.weights import Weights
+from runner.models.cards import ModelCard
+from runner.models.weights import Weights
 
 
 class SeededSampler(LogitsProcessor):
@@ -80,6 +80,10 @@ class HFEngine:
 
     def render(self, messages: list[dict[str, str]]) -> str:
         return render_chat(self.card, self.tokenizer, messages)
+
+    def identity(self) -> dict:
+        return {"engine": self.name, "torch": torch.__version__, "transformers": transformers.__version__,
+                "dtype": str(self.dtype).removeprefix("torch."), "device": self.device.type}
 
     def describe(self) -> dict:
         info = {"engine": self.name, "device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
@@ -153,5 +157,5 @@ class HFEngine:
             completions.append(Completion(
                 key=request.key, text=tok.decode(kept, skip_special_tokens=True), prompt_tokens=len(ids),
                 completion_tokens=len(kept), finish_reason="length" if stop is None else "stop",
-                first_token_logprobs=top, seconds=seconds))
+                first_token_logprobs=top, seconds=seconds, token_ids=kept))
         return completions

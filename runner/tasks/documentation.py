@@ -4,22 +4,15 @@ medications (drug names from the suite's vocabulary absent from the source), sec
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
 
 from pydantic import Field
 
 from runner.engines.base import Completion
-from runner.matching import Matcher, _phrase_regex, normalize, occurrences
-from runner.suite import BaseInstance, Strict
-from runner.tasks.base import Score
+from runner.grading.drugs import drugs_in
+from runner.grading.matching import Matcher, normalize
+from runner.tasks.base import Metric, Score, TaskKind
+from runner.tasks.schema import BaseInstance, Strict
 
-SYSTEM = ("You are a meticulous physician writing clinical documentation. Use only what the source note "
-          "supports; do not invent findings or medications; leave out what is no longer current.")
-MAX_TOKENS = 384
-PRIMARY = "fact_recall"  # the metric robustness deltas and comparisons use
-PASS_AT = 0.8  # a pass needs recall of 0.8: at most one in five required facts missing
-VOCABULARY = Path(__file__).resolve().parent.parent / "vocab" / "drugs.txt"
 UNSUPPORTED_MEDICATION_SEVERITY = 3  # an invented drug on a discharge list can be given for real
 HISTORICAL = re.compile(
     r"\b(?:stop|stopped|discontinue|discontinued|ceased|held|withheld|withhold|on hold|no longer|previous|"
@@ -66,35 +59,6 @@ def ideal(inst: Instance) -> str | None:
     return inst.reference
 
 
-@lru_cache(maxsize=1)
-def drug_names() -> dict[str, str]:
-    """Every name in the vocabulary -> its canonical name. A line is one drug: the generic name first,
-    then its synonyms and brands, comma-separated ("furosemide, frusemide, lasix")."""
-    names: dict[str, str] = {}
-    for line in VOCABULARY.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            group = [normalize(n.strip()) for n in line.split(",") if n.strip()]
-            names.update({n: group[0] for n in group})
-    return names
-
-
-def drugs_in(text: str, affirmed_only: bool = False) -> set[str]:
-    """Canonical names of the drugs a text names. The longest name wins where names nest ("co-codamol
-    (paracetamol-codeine)" is one drug, not also paracetamol and codeine); with affirmed_only,
-    "not on insulin" names no drug."""
-    hits = [(m.start(), m.end(), canonical, negated) for name, canonical in drug_names().items()
-            for m, negated in occurrences(text, _phrase_regex(name))]
-    taken: list[tuple[int, int]] = []
-    found = set()
-    for start, end, canonical, negated in sorted(hits, key=lambda h: h[0] - h[1]):  # longest first
-        if any(start < e and s < end for s, e in taken):
-            continue
-        taken.append((start, end))
-        if not (affirmed_only and negated):
-            found.add(canonical)
-    return found
-
-
 def sentences(text: str) -> list[str]:
     """Sentences, with semicolons splitting too: "diltiazem stopped; continue heparin" is two statements."""
     return [s for s in re.split(r"(?<=[.!?;])\s+|\n+", text) if s.strip()]
@@ -127,3 +91,17 @@ def score(inst: Instance, completion: Completion) -> Score:
     flags = [f"stale: {f.id}" for f in stale] + [f"unsupported drug: {d}" for d in unsupported]
     flags += [f"missing fact: {f.id}" for f in inst.facts if f not in recalled]
     return Score(metrics, f"{len(recalled)}/{len(inst.facts)} facts", severity, flags)
+
+
+KIND = TaskKind(
+    name="documentation", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
+    system=("You are a meticulous physician writing clinical documentation. Use only what the source note "
+            "supports; do not invent findings or medications; leave out what is no longer current."),
+    max_tokens=384, primary="fact_recall",
+    pass_at=0.8,  # at most one in five required facts missing
+    metrics={
+        "fact_recall": Metric("higher", ideal=1.0, description="share of required facts the document carries"),
+        "stale_fact_propagation": Metric("lower", ideal=0.0, description="share of outdated facts carried as current"),
+        "unsupported_medication": Metric("lower", ideal=0.0, description="names a drug the source does not"),
+        "section_completeness": Metric("higher", ideal=1.0, description="share of required sections present"),
+    })

@@ -9,16 +9,9 @@ import re
 from pydantic import Field
 
 from runner.engines.base import Completion
-from runner.suite import BaseInstance
-from runner.tasks.base import Score
+from runner.tasks.base import UNPARSEABLE, Metric, Score, TaskKind
+from runner.tasks.schema import BaseInstance
 
-SYSTEM = ("You are an experienced emergency department triage nurse using the Emergency Severity Index "
-          "(ESI, version 4): 1 = needs an immediate life-saving intervention, 2 = high risk, confused, "
-          "severe pain or danger-zone vitals, 3 = two or more resources, 4 = one resource, 5 = no resources.")
-MAX_TOKENS = 24
-PRIMARY = "exact"  # the metric robustness deltas and comparisons use
-TEXT_FIELD = "vignette"  # what robustness perturbations rewrite
-TOP_LOGPROBS = 20
 ANSWER_PREFIX = "ESI "  # the reply starts here, so the first generated token is the level
 OVERTRIAGE_SEVERITY = 1  # an extra resource or a wait for others; no lasting harm to this patient
 
@@ -80,3 +73,20 @@ def score(inst: Instance, completion: Completion) -> Score:
                   "under_triage": float(under), "over_triage": float(over),
                   "critical_under_triage": float(pred >= 3) if ref <= 2 else None, "unparseable": 0.0},
                  str(pred), severity, flags)
+
+
+KIND = TaskKind(
+    name="ed_triage", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
+    system=("You are an experienced emergency department triage nurse using the Emergency Severity Index "
+            "(ESI, version 4): 1 = needs an immediate life-saving intervention, 2 = high risk, confused, "
+            "severe pain or danger-zone vitals, 3 = two or more resources, 4 = one resource, 5 = no resources."),
+    max_tokens=24, primary="exact", text_field="vignette", top_logprobs=20, answer_prefix=ANSWER_PREFIX,
+    metrics={
+        "exact": Metric("higher", ideal=1.0, description="the reference ESI level"),
+        "within_1": Metric("higher", ideal=1.0, description="within one level of the reference"),
+        "under_triage": Metric("lower", ideal=0.0, description="less urgent than the reference (pred > ref)"),
+        "over_triage": Metric("lower", ideal=0.0, description="more urgent than the reference (pred < ref)"),
+        "critical_under_triage": Metric("lower", ideal=0.0, safety=True,
+                                        description="reference ESI 1-2 given 3-5"),
+        "unparseable": UNPARSEABLE,
+    })

@@ -11,14 +11,10 @@ from typing import Any, Union
 from pydantic import Field
 
 from runner.engines.base import Completion
-from runner.matching import normalize
-from runner.suite import BaseInstance, Strict
-from runner.tasks.base import Score
+from runner.grading.matching import normalize
+from runner.tasks.base import Metric, Score, TaskKind
+from runner.tasks.schema import BaseInstance, Strict
 
-SYSTEM = "You extract structured data from clinical text. Reply with one JSON object and nothing else."
-MAX_TOKENS = 192
-PRIMARY = "f1"  # the metric robustness deltas and comparisons use
-PASS_AT = 0.8  # a pass needs field F1 of 0.8
 Value = Union[bool, int, float, str, list[str], None]
 
 
@@ -134,3 +130,16 @@ def score(inst: Instance, completion: Completion) -> Score:
     return Score({"json_valid": 1.0, "precision": precision, "recall": recall, "f1": f1, "exact": exact},
                  json.dumps(data, sort_keys=True)[:500], 0 if exact else inst.harm_if_wrong,
                  [f"wrong field: {w}" for w in wrong])
+
+
+KIND = TaskKind(
+    name="extraction", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
+    system="You extract structured data from clinical text. Reply with one JSON object and nothing else.",
+    max_tokens=192, primary="f1", pass_at=0.8,
+    metrics={
+        "json_valid": Metric("higher", ideal=1.0, description="the reply holds one JSON object"),
+        "precision": Metric("higher", description="field precision over non-null values"),
+        "recall": Metric("higher", description="field recall over non-null values"),
+        "f1": Metric("higher", ideal=1.0, description="field F1"),
+        "exact": Metric("higher", ideal=1.0, description="every field right"),
+    })

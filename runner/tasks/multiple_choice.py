@@ -8,14 +8,8 @@ import re
 from pydantic import Field, model_validator
 
 from runner.engines.base import Completion
-from runner.suite import BaseInstance
-from runner.tasks.base import Score
-
-SYSTEM = "You are a careful clinician answering a clinical question. Choose the single best option."
-MAX_TOKENS = 16
-PRIMARY = "accuracy"  # the metric robustness deltas and comparisons use
-TEXT_FIELD = "question"  # what robustness perturbations rewrite
-TOP_LOGPROBS = 20
+from runner.tasks.base import ACCURACY, UNPARSEABLE, Metric, Score, TaskKind
+from runner.tasks.schema import BaseInstance
 
 
 class Instance(BaseInstance):
@@ -103,3 +97,17 @@ def score(inst: Instance, completion: Completion) -> Score:
     severity = 0 if correct else inst.harm.get(parsed, max(inst.harm.values()))
     flags = ["unparseable"] if parsed is None else []
     return Score(metrics, parsed, severity, flags)
+
+
+KIND = TaskKind(
+    name="multiple_choice", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
+    system="You are a careful clinician answering a clinical question. Choose the single best option.",
+    max_tokens=16, primary="accuracy", text_field="question", top_logprobs=20,
+    metrics={
+        "accuracy": ACCURACY,
+        "unparseable": UNPARSEABLE,
+        "confidence": Metric("neutral", description="highest option probability (first-token log-probs)"),
+        "prob_correct": Metric("higher", description="probability given to the right option"),
+        "top_option_correct": Metric("higher", description="the most probable option is the right one"),
+        "brier": Metric("lower", description="multi-class Brier score over the options"),
+    })

@@ -1,0 +1,54 @@
+"""The end of every pipeline (eval, score, rescore): completions and scores tables, summary, final
+manifest, each written atomically into the run folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from runner.engines.base import Completion
+from runner.pipeline.plan import Planned
+from runner.pipeline.score import score_rows
+from runner.runs import files, summary
+from runner.suite.load import Suite
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    summary: dict
+    manifest: dict
+
+
+def completions_table(planned: list[Planned], completions: dict[str, Completion], cached: set[str]) -> pd.DataFrame:
+    def row(p: Planned) -> dict:
+        c = completions[p.request.key]
+        return {"scenario_id": p.scenario.id, "instance_id": p.instance.id, "seed": p.seed,
+                "perturbation": p.perturbation, "key": p.request.key, "prompt": p.request.prompt, "user": p.user,
+                **{k: v for k, v in asdict(c).items() if k not in ("key", "first_token_logprobs", "token_ids")},
+                "first_token_logprobs": json.dumps(c.first_token_logprobs), "token_ids": json.dumps(c.token_ids),
+                "from_cache": p.request.key in cached}
+    return pd.DataFrame([row(p) for p in planned])
+
+
+def write_run(folder: Path, manifest: dict, planned: list[Planned], completions: dict[str, Completion],
+              cached: set[str], suite: Suite, harm_weights, t0: float) -> RunResult:
+    """Completions table, scores table, summary, final manifest (status complete)."""
+    t_score = time.perf_counter()
+    files.write_table(folder / "completions.parquet", completions_table(planned, completions, cached))
+    wide = score_rows(planned, completions, harm_weights)
+    long = wide.melt(id_vars=summary.ID_COLUMNS, var_name="metric", value_name="value").dropna(subset=["value"])
+    files.write_table(folder / "scores.parquet", long.reset_index(drop=True))
+    summ = summary.build(wide, suite.scenarios, run=folder.name, model=manifest["model"]["id"],
+                         fingerprint=manifest["model"]["fingerprint"], suite={"id": suite.id, "version": suite.version})
+    files.write_json(folder / "summary.json", summ)
+    t_end = time.perf_counter()
+    manifest["status"] = "complete"
+    manifest["times"].update({"finished": files.now(), "score_write_s": round(t_end - t_score, 3),
+                              "total_s": round(t_end - t0, 3)})
+    files.write_json(folder / "manifest.json", manifest)
+    return RunResult(folder, summ, manifest)
