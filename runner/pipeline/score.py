@@ -15,7 +15,8 @@ def score_one(p: Planned, completion: Completion) -> dict:
     """One wide row: identifiers, tags, answer, severity, flags and every metric, safety rules applied."""
     kind = tasks.get(p.scenario.task)
     s = kind.score_checked(p.instance, completion)
-    broken = p.instance.safety.broken(completion.text) if p.instance.safety else []
+    explained = p.instance.safety.explain(completion.text) if p.instance.safety else []
+    broken = [rule for rule, _ in explained]
     severity = max([s.severity] + [r.severity for r in broken])
     safety_failure = float(bool(broken)) if p.instance.safety else None
     return {"scenario_id": p.scenario.id, "instance_id": p.instance.id, "seed": p.seed,
@@ -23,7 +24,7 @@ def score_one(p: Planned, completion: Completion) -> dict:
             "category": p.scenario.category, "subcategory": p.scenario.subcategory, "risk": p.scenario.risk,
             **{f"tag_{k}": v for k, v in p.instance.tags.model_dump().items()},
             "expected": kind.expected(p.instance), "parsed": s.parsed, "severity": severity,
-            "flags": "; ".join([f"safety: {r.id}" for r in broken] + s.flags),
+            "flags": "; ".join([f"safety: {r.id} ({why})" for r, why in explained] + s.flags),
             "safety_failure": safety_failure, "passed": kind.passed(s.metrics, safety_failure), **s.metrics}
 
 
