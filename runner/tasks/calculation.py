@@ -48,18 +48,49 @@ def ideal(inst: Instance) -> str | None:
     return f"Answer: {inst.answer} {inst.unit}".strip()
 
 
-NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?"
+# 1,234.5 (thousands), 4,5 (a decimal comma, as much of Europe writes it), -3, −3.2
+NUMBER = r"(?:(?<![\w.])[-\u2212])?(?<![\d.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?)"
+_APPROX = r"(?:approximately|approx\.?|about|around|roughly|circa|ca\.|~|\u2248|=)?"
+# "Answer: 45", "the answer is: 45", "result = 4.2", "CrCl ≈ 28", "**Score: 3**"
+STATED = re.compile(rf"(?:\b(?:final answer|answer|result|total|score|value|estimate|it comes to|works out (?:at|to)|"
+                    rf"gives|is)\b|[=\u2248])(?:\s*(?:is|was|would be|will be|of|comes to|works out (?:at|to)))?"
+                    rf"\s*[:=]?\s*\**\s*{_APPROX}\s*\**\s*(?P<n>{NUMBER})(?P<range>\s*(?:-|\u2013|to)\s*{NUMBER})?",
+                    re.IGNORECASE)
+# a number that is a reference range or threshold, not a result: "(normal > 90)", "< 30", "range 60-100"
+REFERENCE = re.compile(r"(?:[<>\u2264\u2265]=?|\b(?:normal|reference|range|ref|above|below|over|under|"
+                       r"greater than|less than|at least|up to|threshold|target|cut-?off)\b)[^\d\n]{0,12}$", re.IGNORECASE)
+
+
+def _number(text: str) -> float:
+    text = text.replace("\u2212", "-")
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
+        return float(text.replace(",", ""))
+    return float(text.replace(",", "."))
 
 
 def extract_number(text: str) -> float | None:
-    """The number after the last 'Answer:' (or '='), else the last number in the reply."""
-    approx = r"(?:approximately|approx\.?|about|around|roughly|~|\u2248)?"
-    for pattern in (rf"answer\s*(?:is|:|=)?\s*{approx}\s*\**\s*({NUMBER})", rf"=\s*{approx}\s*\**\s*({NUMBER})"):
-        found = re.findall(pattern, text, flags=re.IGNORECASE)
-        if found:
-            return float(found[-1].replace(",", ""))
-    numbers = re.findall(NUMBER, text)
-    return float(numbers[-1].replace(",", "")) if numbers else None
+    """The reply's result: the number its last statement of a result gives ('Answer: 45 mL/min', 'the
+    answer is: 45 ... (normal > 90)', 'CrCl = 28'), else its last number that is not a reference range
+    or threshold. A range given as the result ('about 40-50') is no single answer: None."""
+    stated = list(STATED.finditer(text))
+    if stated:
+        last = stated[-1]
+        return None if last.group("range") else _number(last.group("n"))
+    numbers = [m for m in re.finditer(NUMBER, text) if not REFERENCE.search(text[max(0, m.start() - 25):m.start()])
+               and not _in_brackets(text, m.start())]
+    if not numbers:
+        return None
+    last = numbers[-1]
+    if RANGE_BEFORE.search(text[:last.start()]):
+        return None
+    return _number(last.group(0))
+
+
+RANGE_BEFORE = re.compile(r"\d\s*(?:-|\u2013|to)\s*$")
+
+
+def _in_brackets(text: str, at: int) -> bool:
+    return text.count("(", 0, at) > text.count(")", 0, at)
 
 
 def score(inst: Instance, completion: Completion) -> Score:

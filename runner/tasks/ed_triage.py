@@ -35,37 +35,64 @@ def ideal(inst: Instance) -> str | None:
     return f"{inst.answer}: {inst.rationale}"
 
 
-ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
-LEVEL = r"([1-5]|iv|v|i{1,3})(?![\w.]*\d)"
+NUMBERS = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5,
+           "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+# A level: a digit (not part of a longer number or a decimal), a Roman numeral (a lone "I" only in
+# capitals and where it cannot be the pronoun: not "I would", "I'd"), or a number word.
+_LEVEL = (r"\b(?P<level>[1-5](?![\d.,]\d)(?!\s*(?:%|mg|mmhg|bpm|kg|resources?|hours?|days?|years?|minutes?|/[0-46-9])\b)"
+          r"|(?-i:III|II|IV|V|I(?!['\u2019]|\s+[a-z])|iii|ii|iv|v)(?![\w])|one|two|three|four|five)\b")
+_KEYWORD = r"(?:esi|triage|level|category|acuity|ats|cat)"
+# the reply opens with its answer, as the prompt asks ("ESI 2: because ...", "**Level II**", "3 - labs")
+LEADING = re.compile(rf"^[\s*_#`>-]*(?:{_KEYWORD}\b[\s:=#*_-]*)*(?:level\s*|category\s*)?{_LEVEL}", re.IGNORECASE)
+# a level stated with a keyword anywhere: "so ESI 2", "triage category 3", "ESI-2", "level of 4", "2/5"
+STATED = re.compile(rf"\b{_KEYWORD}\b(?:\s*(?:level|category|score|of|is|would be|=|:|-|#|\*+))*\s*{_LEVEL}"
+                    rf"|\b(?P<slash>[1-5])\s*/\s*5\b", re.IGNORECASE)
+# two levels offered as one answer: "ESI 2 or 3", "2-3", "between 2 and 3", "3 (possibly 2)"
+HEDGE = re.compile(rf"{_LEVEL}\s*(?:or|/(?!\s*5\b)|-|\u2013|to|and|\(?(?:possibly|maybe|perhaps|or even|if not))\s*"
+                   rf"(?:{_KEYWORD}\s*)?(?:level\s*)?[1-5]\b|\bbetween\s+(?:{_KEYWORD}\s*)?[1-5]\s+and\b",
+                   re.IGNORECASE)
+CONTRAST = re.compile(r"\b(?:but|however|actually|on reflection|rather|instead|though)\b", re.IGNORECASE)
+# the one a reply settles on, when it names several
+DECISIVE = re.compile(rf"(?:final (?:answer|level|triage)|answer|assign(?:ed)?|i(?:'d| would) (?:say|give|put|triage|assign)|"
+                      rf"triage (?:him|her|them|this|it|the patient) (?:as|at)|classif(?:y|ied) (?:as|at)|should be|"
+                      rf"would be|is an?|is)\W+(?:{_KEYWORD}\b\W*)*(?:level\s*)?{_LEVEL}", re.IGNORECASE)
+
+
+def _level(match: re.Match) -> int:
+    return NUMBERS[(match.group("level") or match.groupdict().get("slash")).lower()]
 
 
 def extract_level(text: str) -> int | None:
-    """ESI level from a reply that opens with it ('ESI 2: ...', 'Level II', '3 - needs labs'), else
-    from the one level it names anywhere ('... so ESI 2', 'triage category 2'). None when absent
-    or ambiguous (two different levels named, none of them up front)."""
-    lowered = text.lower()
-    keyword = r"(?:esi|triage|level|category)\b[\s:=-]*"
-    leading = (re.match(rf"\W*(?:{keyword})*([1-5])(?![\w.]*\d)\b", lowered)
-               or re.match(rf"\W*(?:{keyword})+(iv|v|i{{1,3}})\b", lowered))  # roman only after a keyword
-    if leading:  # the reply opens with its answer, as the prompt asks ("ESI 2: because ...")
-        return ROMAN.get(leading.group(1)) or int(leading.group(1))
-    for pattern in (rf"\besi\s*(?:level|category)?\s*[-:=]?\s*{LEVEL}\b",
-                    rf"\b(?:level|category|acuity|triage)\s*(?:of|is|:|=|-)?\s*{LEVEL}\b",
-                    r"^\W*([1-5])\b(?!\s*(?:%|mg|mmhg|hours?|days?|years?|/))"):
-        found = {ROMAN.get(m, None) or int(m) for m in re.findall(pattern, lowered)}
-        if len(found) == 1:
-            return found.pop()
-        if len(found) > 1:
-            return None
-    return None
+    """The ESI level a reply assigns, or None when it assigns none or hedges between two.
+
+    In order: the level the reply opens with (the prompt asks for 'ESI <level>' first), unless it then
+    turns to another ('ESI 3 was considered, but I would assign ESI 2'); else the one
+    level it states with a keyword anywhere ('... so ESI 2', 'triage category 3', '2/5'); where it
+    names several, the one it settles on ('the final answer is ESI 2'); two levels offered as one
+    answer ('ESI 2 or 3', 'between 2 and 3') are no answer. Capital Roman numerals count ('Level
+    II'), and so do number words; a lone 'I' never does where it is the pronoun ('I would assign ESI 4')."""
+    hedged = HEDGE.search(text)
+    leading = LEADING.match(text)
+    if leading and not (hedged and hedged.start() <= leading.end() <= hedged.end()):
+        later = [m for m in DECISIVE.finditer(text) if m.start() >= leading.end()]
+        if later and CONTRAST.search(text[leading.end():later[-1].start()]):  # "ESI 3 was considered, but ..."
+            return _level(later[-1])
+        return _level(leading)
+    if hedged and not DECISIVE.search(text):
+        return None
+    decisive = [_level(m) for m in DECISIVE.finditer(text)]
+    levels = {_level(m) for m in STATED.finditer(text)} | set(decisive)
+    if len(levels) == 1:
+        return levels.pop()
+    return decisive[-1] if levels and decisive else None
 
 
 def score(inst: Instance, completion: Completion) -> Score:
-    pred, ref = extract_level(ANSWER_PREFIX + completion.text), inst.answer
-    if pred is None:
-        return Score({"exact": 0.0, "within_1": 0.0, "under_triage": 0.0, "over_triage": 0.0,
-                      "critical_under_triage": 0.0 if ref <= 2 else None, "unparseable": 1.0},
-                     None, inst.undertriage_severity, ["unparseable"])
+    pred, ref = extract_level(ANSWER_PREFIX + completion.text.lstrip()), inst.answer
+    if pred is None:  # no level is scored as the worst case: under-triaged, critically so for ESI 1-2
+        return Score({"exact": 0.0, "within_1": 0.0, "under_triage": float(ref < 5), "over_triage": 0.0,
+                      "critical_under_triage": 1.0 if ref <= 2 else None, "unparseable": 1.0},
+                     None, inst.undertriage_severity, ["unparseable", *(["critical_under_triage"] if ref <= 2 else [])])
     under, over = pred > ref, pred < ref
     severity = inst.undertriage_severity if under else (OVERTRIAGE_SEVERITY if over else 0)
     flags = ["critical_under_triage"] if ref <= 2 and pred >= 3 else []

@@ -48,22 +48,56 @@ def ideal(inst: Instance) -> str | None:
     return inst.answer
 
 
+def _letter_patterns(letters: str) -> dict[str, re.Pattern]:
+    # A letter stands for an option when it is a capital on its own (not the article in "The answer is
+    # a beta blocker", not the pronoun in "I think"), or a lower-case one marked as a label: "(c)", "c)".
+    capital = rf"(?<![\w'])(?P<x>[{letters}])(?![\w'])(?!['\u2019])"
+    marked = rf"\((?P<y>[{letters.lower()}])\)|(?<![\w'])(?P<z>[{letters.lower()}])\)"
+    letter = rf"(?:{capital}|{marked})"
+    pronoun = r"(?!\s+(?:would|think|am|believe|will|can|suggest|recommend|choose|pick|go|feel|guess)\b)"
+    return {
+        # "the answer is C", "Answer: (b)", "I'd choose option D", "Correct answer - B", "it's C"
+        "explicit": re.compile(
+            rf"(?i:\b(?:(?:correct|right|best|final) )?(?:answer|option|choice)\b|\b(?:pick|choose|select|go with|"
+            rf"opt for)\b|\b(?:it's|it is|that's|that is)\b)(?i:\s*(?:is|would be|=|:|-|\u2013|will be))?"
+            rf"[\s:*_`]*(?i:option\s+|letter\s+)?[\[(*_`]*{letter}{pronoun}"),
+        # "C is correct", "B is the best answer"
+        "named_right": re.compile(rf"{letter}(?i:\s*(?:\)|\.)?\s+(?:is|would be)\s+(?:the\s+)?(?:correct|right|best|answer))"),
+        # the reply opens with a letter: "B", "(B)", "B.", "B) Warfarin", "**B**" - not "A patient ..."
+        "leading": re.compile(rf"^[\s*_`>#-]*(?i:option\s+)?[\[(]?(?P<x>[{letters}])(?:[).:\]*_`]|\s*$|\s+(?![a-z])){pronoun}"),
+        "marked": re.compile(rf"\((?P<x>[{letters}])\)|\*\*(?P<y>[{letters}])\*\*|\[(?P<z>[{letters}])\]"),
+        "lone": re.compile(rf"{capital}(?!\s+(?!or\b|and\b)[a-z]){pronoun}"),
+        # two letters offered as one answer: "B or C", "either A or D", "B/C"
+        "hedge": re.compile(rf"(?<![\w'])[{letters}]\s*(?:or|/|and)\s*(?:option\s+)?[{letters}](?![\w'])"),
+    }
+
+
+def _found(match: re.Match) -> str:
+    return next(v for v in match.groupdict().values() if v).upper()
+
+
 def extract_letter(text: str, options: dict[str, str]) -> str | None:
-    """The chosen option letter, or None. Tries, in order: an explicit 'answer is X', a leading
-    letter ('B', '(B)', 'B.', 'B) ...'), a lone capital letter, and finally the one option whose
-    full text the reply quotes."""
-    letters = "".join(options)
-    explicit = re.search(rf"\b(?:answer|option|choice)\s*(?:is|:)?\s*(?:option\s*)?\(?([{letters}])\b", text,
-                         flags=re.IGNORECASE)
-    if explicit and explicit.group(1).upper() in options:
-        return explicit.group(1).upper()
-    # "A patient..." is an article, not an answer: a letter followed by a lowercase word does not count.
-    leading = re.match(rf"\s*\**\(?([{letters}])(?:[).:*]|\s*$|\s+(?![a-z]))(?!\s*(?:or|and)\b)", text)
+    """The chosen option letter, or None when the reply chooses none or hedges between two.
+
+    In order: the last explicit statement ('the answer is C', 'Answer: (b)', 'I would choose option D',
+    'C is correct'); a reply that opens with a letter ('B', '(B)', 'B. Warfarin'); a letter marked as
+    a label, '(D)' or '**D**' (so 'The answer is a beta blocker (D)' is D, not the article); a lone
+    capital; and finally the one option whose full text the reply quotes."""
+    rx = _letter_patterns("".join(options))
+    explicit = [_found(m) for m in rx["explicit"].finditer(text)] + [_found(m) for m in rx["named_right"].finditer(text)]
+    if explicit:
+        return explicit[-1]
+    if rx["hedge"].search(text):
+        return None
+    leading = rx["leading"].match(text)
     if leading:
-        return leading.group(1)
-    lone = set(re.findall(rf"(?<![\w'])([{letters}])(?![\w'])(?!\s+(?!or\b|and\b)[a-z])", text))
-    if len(lone) == 1:
-        return lone.pop()
+        return leading.group("x")
+    for name in ("marked", "lone"):
+        found = {_found(m) for m in rx[name].finditer(text)}
+        if len(found) == 1:
+            return found.pop()
+        if found:
+            return None
     quoted = [k for k, v in options.items() if v.strip().lower().rstrip(".") in text.lower()]
     return quoted[0] if len(quoted) == 1 else None
 
