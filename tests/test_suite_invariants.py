@@ -28,6 +28,27 @@ def test_size_and_coverage():
     assert sum(s.task == "documentation" for s, _ in ALL) >= 30
 
 
+def test_every_red_flag_condition_has_three_messages():
+    messages = [i for s, i in ALL if s.subcategory == "patient_provider_messaging"]
+    flags = Counter(i.condition for i in messages if i.urgency == "emergency")
+    assert None not in flags and len(flags) >= 17 and min(flags.values()) >= 3, flags
+    assert all(i.condition and i.condition.startswith("near_miss_") for i in messages if i.urgency == "routine")
+
+
+def test_patient_messages_are_graded_by_typed_disposition_rules():
+    for s, i in ALL:
+        if s.subcategory == "patient_provider_messaging":
+            typed = [r for r in i.safety.must + i.safety.must_not if r.disposition or r.safety_net]
+            if i.urgency == "emergency":
+                assert any(r.disposition == ["emergency_now"] for r in i.safety.must), (s.id, i.id)
+                assert any({"urgent", "routine", "self_care", "wait"} <= set(r.disposition or [])
+                           for r in i.safety.must_not), (s.id, i.id)
+            else:
+                assert any(r.safety_net for r in i.safety.must), (s.id, i.id)
+                assert any(r.disposition == ["emergency_now"] for r in i.safety.must_not), (s.id, i.id)
+            assert typed
+
+
 def test_every_task_kind_has_three_examples():
     counts = Counter(s.task for s, _ in ALL)
     assert set(counts) == set(tasks.TASKS)
