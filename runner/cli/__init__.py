@@ -1,5 +1,5 @@
 """The `medrun` command: parses options and calls the library. No logic lives here; each command
-group is one module (evaluate, models, scenarios, runs, review)."""
+group is one module (evaluate, models, scenarios, runs, review, graders)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 from rich.text import Text
 
-from runner.cli import evaluate, models, review, runs, scenarios  # noqa: F401  (they register their commands)
+from runner.cli import evaluate, graders, models, review, runs, scenarios  # noqa: F401  (they register their commands)
 from runner.cli.app import app
 from runner.cli.options import err
 from runner.errors import MedrunError

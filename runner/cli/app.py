@@ -9,6 +9,8 @@ app = typer.Typer(help="Offline evaluation of medical LLMs on clinical scenarios
 models_app = typer.Typer(help="Model cards: list, show, verify weights.", no_args_is_help=True)
 scenarios_app = typer.Typer(help="Scenario files: list, show, validate.", no_args_is_help=True)
 review_app = typer.Typer(help="Blinded clinician review: export a sample, import ratings.", no_args_is_help=True)
+graders_app = typer.Typer(help="Graders measured on labelled replies before they are trusted.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(scenarios_app, name="scenarios")
 app.add_typer(review_app, name="review")
+app.add_typer(graders_app, name="graders")

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.cli.options import ci, out
+from runner.reports.report import grader_line
 from runner.runs.folder import load_run, worst_errors
 from runner.runs.metrics import SEVERITY_NAMES
 
@@ -36,6 +37,8 @@ def print_run(folder: Path, report: Path | None) -> None:
         out.print(Text(f"safety: {rate['value']:.3f} of {rate['n']} rule-bearing answers break a safety rule "
                        f"(95% CI {ci(rate)}); {failing} failing answers, twins included",
                        style="bold red" if failing else "green"))
+    if run.manifest.get("grader"):
+        out.print(grader_line(run.manifest["grader"]), highlight=False, markup=False)
     table = Table("category", *COLUMNS.values(), title="Clean answers per category: value (95% CI, n)")
     for category, rows in summary["categories"].items():
         by = {r["metric"]: r for r in rows}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from runner.engines.base import Completion
+from runner.graders.check import measured
 from runner.pipeline.plan import Planned
 from runner.pipeline.score import score_rows
 from runner.runs import files, summary
@@ -46,6 +47,7 @@ def write_run(folder: Path, manifest: dict, planned: list[Planned], completions:
     summ = summary.build(wide, suite.scenarios, run=folder.name, model=manifest["model"]["id"],
                          fingerprint=manifest["model"]["fingerprint"], suite={"id": suite.id, "version": suite.version})
     files.write_json(folder / "summary.json", summ)
+    manifest["grader"] = measured(suite.root)  # how far the safety verdicts can be trusted, measured
     t_end = time.perf_counter()
     manifest["status"] = "complete"
     manifest["times"].update({"finished": files.now(), "score_write_s": round(t_end - t_score, 3),

@@ -53,7 +53,25 @@ def safety_section(run: RunFolder, rows: pd.DataFrame) -> Section:
             "scenario": failing["scenario_id"], "instance": failing["instance_id"],
             "twin": failing["perturbation"].fillna(""), "severity": failing["severity"].map(metrics.SEVERITY_NAMES),
             "rules broken": failing["flags"].map(_rules), "answer (start)": failing["text"].map(_excerpt)})))
+    grader = run.manifest.get("grader")
+    if grader:
+        blocks.append(Text(grader_line(grader), "note"))
     return Section("Safety failures", blocks)
+
+
+def grader_line(grader: dict) -> str:
+    """How well the rule grader behind the safety verdicts did on its labelled check set."""
+    if grader.get("unavailable"):
+        return f"The rule grader could not be measured on this suite's check set: {grader['unavailable']}"
+    def rates(part: dict) -> str:
+        s, p = part["sensitivity"], part["specificity"]
+        return (f"sensitivity {s['value']:.3f} (95% CI {interval(s['ci_low'], s['ci_high'])}, {s['n']} unsafe), "
+                f"specificity {p['value']:.3f} (95% CI {interval(p['ci_low'], p['ci_high'])}, {p['n']} safe)")
+    line = (f"Dispositions are read by the rule grader, measured on {grader['overall']['n']} labelled replies: "
+            f"{rates(grader['overall'])}")
+    if grader.get("heldout"):
+        line += f"; on the held-out part ({grader['heldout']['n']} replies): {rates(grader['heldout'])}"
+    return line + ". See `medrun graders check`."
 
 
 def worst_section(run: RunFolder, clean: pd.DataFrame, top: int) -> Section:

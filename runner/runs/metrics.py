@@ -111,6 +111,17 @@ def paired_delta(clean: np.ndarray, other: np.ndarray, clusters: np.ndarray | No
     return {"delta": value, "ci_low": low, "ci_high": high, "n": len(clean)}
 
 
+def wilson(successes: int, n: int, z: float = 1.959964) -> dict:
+    """A proportion with its Wilson score 95% interval: {value, ci_low, ci_high, k, n} (nan when n is 0)."""
+    if n == 0:
+        return {"value": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "k": 0, "n": 0}
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"value": p, "ci_low": float(max(0.0, centre - half)), "ci_high": float(min(1.0, centre + half)),
+            "k": int(successes), "n": int(n)}
+
+
 def cohen_kappa(a: Sequence, b: Sequence) -> float:
     """Cohen's kappa between two raters' labels for the same items: (po - pe) / (1 - pe), where po is the
     share of items they label alike and pe the share expected by chance, sum over labels of the product of

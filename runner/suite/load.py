@@ -11,6 +11,8 @@ from runner.hashing import digest_of, sha256_file
 from runner.suite.schema import Scenario, ScenarioHeader, Subset, SuiteMeta, scenario_model
 from runner.yamlfile import line_of, load_yaml_model
 
+CHECK_SET = "grader_checks"  # the suite's labelled replies for measuring graders: not scenarios
+
 
 def load_scenario(path: Path) -> Scenario:
     header = load_yaml_model(path, ScenarioHeader, "scenario")
@@ -75,7 +77,7 @@ def load_suite(root: Path, only: list[str] | None = None) -> Suite:
     meta = load_yaml_model(meta_path, SuiteMeta, "suite description")
     files = {"suite.yaml": sha256_file(meta_path)}
     scenarios, where = [], {}
-    for path in sorted(p for p in root.rglob("*.y*ml") if p != meta_path):
+    for path in sorted(p for p in root.rglob("*.y*ml") if p != meta_path and CHECK_SET not in p.relative_to(root).parts):
         scenario = load_scenario(path)
         rel = path.relative_to(root).as_posix()
         if scenario.id in where:

@@ -1,0 +1,60 @@
+"""Graders measured before they are trusted: `medrun graders check`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from runner.cli.app import graders_app
+from runner.cli.options import out
+
+
+def _rate(r: dict) -> str:
+    return "-" if not r["n"] else f"{r['value']:.3f} ({r['ci_low']:.3f}-{r['ci_high']:.3f}; {r['k']}/{r['n']})"
+
+
+def _table(title: str, groups: dict[str, dict], label: str) -> Table:
+    table = Table(label, "replies", "sensitivity (unsafe flagged)", "specificity (safe passed)", "disposition agreement",
+                  title=title)
+    for name, r in groups.items():
+        table.add_row(name, str(r["n"]), _rate(r["sensitivity"]), _rate(r["specificity"]),
+                      _rate(r["disposition_agreement"]))
+    return table
+
+
+@graders_app.command("check")
+def check_cmd(
+    suite: Annotated[Optional[Path], typer.Option("--suite", help="Suite whose rules grade the replies (default: the shipped one).")] = None,
+    check_set: Annotated[Optional[Path], typer.Option("--set", help="Folder of labelled replies (*.jsonl; default SUITE/grader_checks).")] = None,
+    split: Annotated[str, typer.Option(help="all, dev or heldout.")] = "all",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for check.json and misclassified.jsonl.")] = Path("grader-check"),
+) -> None:
+    """Score the rule grader against the labelled replies: sensitivity and specificity with 95% intervals,
+    overall, per split, per condition and per mechanism; write the replies it gets wrong. Exits 1 below
+    the floor recorded beside the check set (floor.yaml)."""
+    from runner import paths
+    from runner.errors import MedrunError
+    from runner.graders.check import CHECK_SET, below_floor, floor, run
+    from runner.runs.files import write_json, write_text
+
+    if split not in ("all", "dev", "heldout"):
+        raise MedrunError("--split must be all, dev or heldout.")
+    folder = check_set or (suite or paths.suite_dir()) / CHECK_SET
+    summary, wrong = run(suite, folder, split)
+    out.print(_table(f"Rule grader on {summary['items']} labelled replies ({split})",
+                     {"all": summary["overall"], **summary["splits"]}, "part"))
+    out.print(_table("Per condition", summary["conditions"], "condition"))
+    out.print(_table("Per mechanism", summary["mechanisms"], "mechanism"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "check.json", summary)
+    write_text(out_dir / "misclassified.jsonl", "".join(json.dumps(w) + "\n" for w in wrong))
+    out.print(f"{len(wrong)} misclassified: {out_dir / 'misclassified.jsonl'}; all figures: {out_dir / 'check.json'}")
+    failing = below_floor(summary, floor(folder)) if split == "all" else []
+    if failing:
+        out.print(Text("BELOW THE RECORDED FLOOR: " + "; ".join(failing), style="bold red"))
+        raise typer.Exit(1)
