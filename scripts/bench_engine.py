@@ -16,10 +16,10 @@ import time
 
 import runner  # noqa: F401  (offline environment first)
 from runner import paths
+from runner.completions.cache import request_key
 from runner.engines import Decoding, EngineOptions, Request, make_engine
 from runner.models.cards import find_card
 from runner.models.weights import resolve
-from runner.pipeline.cache import request_key
 from runner.pipeline.config import EvalConfig
 from runner.pipeline.plan import Target, plan
 from runner.suite.load import load_suite

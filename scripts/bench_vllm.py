@@ -19,13 +19,13 @@ from pathlib import Path
 
 def main() -> None:
     import runner  # noqa: F401  (offline environment first)
+    from runner.completions.cache import Cache
+    from runner.completions.generate import generate_missing
     from runner.engines.base import EngineOptions
     from runner.engines.vllm import VLLMEngine
     from runner.models.cards import find_card
     from runner.models.weights import resolve
-    from runner.pipeline.cache import Cache
     from runner.pipeline.config import EvalConfig
-    from runner.pipeline.generate import generate_missing
     from runner.pipeline.plan import Target, load_selection, plan
     from runner.pipeline.write import write_run
     from runner.runs.manifest import base_manifest
@@ -72,7 +72,7 @@ def main() -> None:
             folder = Path(tmp) / "run"
             folder.mkdir()
             manifest = base_manifest(config.as_json(), suite, planned, {"id": card.id, "fingerprint": weights.fingerprint})
-            write_run(folder, manifest, planned, completions, set(), suite, config.harm_weights, time.perf_counter())
+            write_run(folder, manifest, planned, completions, set(), suite, config, time.perf_counter())
             assert (folder / "summary.json").exists()
         return tokens
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from runner.completions.cache import Cache, request_key
 from runner.engines import Completion, Decoding
-from runner.pipeline.cache import Cache, request_key
 
 ENGINE = {"engine": "hf", "torch": "2.13.0", "transformers": "5.0", "dtype": "float32", "device": "cpu"}
 

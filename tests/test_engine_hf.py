@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from runner.completions.cache import request_key
 from runner.engines import Decoding, Request
-from runner.pipeline.cache import request_key
 
 QUESTIONS = [
     "Name one symptom of a stroke.",
@@ -106,3 +106,28 @@ def test_out_of_memory_halves_the_batch_and_retries(engine, monkeypatch):
     assert sorted(c.key for c in done) == sorted(r.key for r in reqs)
     assert tried[0] == 7  # the whole batch first
     assert sum(n for n in tried if n <= 2) == 7  # then halves until each part fits, every request once
+
+
+def test_a_stop_string_ends_each_row_where_it_first_appears(engine):
+    """Rows of one batch stop at their own first stop string (the judges' closing brace); the rest of the
+    row's generation, and the padding after it, is not part of the completion. Compared with the same
+    prompts generated without the stop string: each stopped text is the prefix of the free text that
+    ends at the first stop string, token for token."""
+    stops = (".", "?")
+    free = by_key(engine, requests(engine, Decoding(max_tokens=40)))
+    stopped = by_key(engine, requests(engine, Decoding(max_tokens=40, stop=stops)))
+    free_list = [free[r.key] for r in requests(engine, Decoding(max_tokens=40))]
+    stopped_list = [stopped[r.key] for r in requests(engine, Decoding(max_tokens=40, stop=stops))]
+    assert any(any(s in c.text for s in stops) for c in free_list)
+    for whole, cut in zip(free_list, stopped_list):
+        assert whole.token_ids[: len(cut.token_ids)] == cut.token_ids
+        if any(s in whole.text for s in stops):
+            assert any(cut.text.endswith(s) or cut.text.rstrip().endswith(s) for s in stops), cut.text
+            assert not any(s in engine.tokenizer.decode(cut.token_ids[:-1]) for s in stops)
+        else:
+            assert cut.token_ids == whole.token_ids
+
+
+def test_requests_without_stop_strings_keep_their_cache_keys():
+    assert "stop" not in Decoding(max_tokens=8).as_dict() and Decoding(max_tokens=8, stop=("}",)).as_dict()["stop"]
+    assert request_key("fp", {}, "p", Decoding(max_tokens=8)) != request_key("fp", {}, "p", Decoding(max_tokens=8, stop=("}",)))

@@ -12,8 +12,8 @@ pytest.importorskip("vllm", reason="vLLM is not installed in this environment (s
 
 from conftest import REPO, run_medrun  # noqa: E402
 
+from runner.completions.cache import request_key  # noqa: E402
 from runner.engines import Decoding, EngineOptions, Request, make_engine  # noqa: E402
-from runner.pipeline.cache import request_key  # noqa: E402
 from runner.pipeline.config import EvalConfig
 from runner.pipeline.plan import Target, plan  # noqa: E402
 from runner.suite.load import load_suite  # noqa: E402

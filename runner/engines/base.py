@@ -15,13 +15,19 @@ class Decoding:
     top_p: float = 1.0
     seed: int = 0
     top_logprobs: int = 0  # how many top log-probs of the FIRST generated token to return
+    stop: tuple[str, ...] = ()  # generation ends once the text holds one of these (kept in the text)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings as cache keys and manifests see them; `stop` only where set, so requests without
+        stop strings keep the keys they had before the field existed."""
+        settings = asdict(self)
+        if not self.stop:
+            del settings["stop"]
+        return settings
 
     def batch_group(self) -> tuple:
         """Requests that may share one batch: everything but the seed (seeds are per row)."""
-        return (self.max_tokens, self.temperature, self.top_p, self.top_logprobs)
+        return (self.max_tokens, self.temperature, self.top_p, self.top_logprobs, self.stop)
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,16 @@ class HFEngine:
             half = len(batch) // 2
             return self._generate_batch(batch[:half]) + self._generate_batch(batch[half:])
 
+    def _stop_string_end(self, generated: list[int], stops: tuple[str, ...], eos_at: int | None) -> int | None:
+        """The index of the token that completes a stop string, if one comes before the end of sequence:
+        rows that stopped early are padded after it, and those pads are not part of the completion."""
+        if not stops:
+            return eos_at
+        for i in range(len(generated) if eos_at is None else eos_at):
+            if any(s in self.tokenizer.decode(generated[: i + 1]) for s in stops):
+                return i
+        return eos_at
+
     @torch.inference_mode()
     def _run(self, batch: list[tuple[Request, list[int]]]) -> list[Completion]:
         start = time.perf_counter()
@@ -141,7 +151,10 @@ class HFEngine:
                                   cache_implementation="static", disable_compile=True)
         processors = LogitsProcessorList(
             [SeededSampler([r.decoding for r, _ in batch], self.device)] if decoding.temperature > 0 else [])
-        out = self.model.generate(**enc, generation_config=config, logits_processor=processors)
+        if decoding.stop:
+            config.stop_strings = list(decoding.stop)
+        out = self.model.generate(**enc, generation_config=config, logits_processor=processors,
+                                  tokenizer=tok if decoding.stop else None)
         width = enc["input_ids"].shape[1]
         first = out.logits[0].float().log_softmax(-1) if decoding.top_logprobs > 0 else None
         seconds = (time.perf_counter() - start) / len(batch)
@@ -149,6 +162,7 @@ class HFEngine:
         for row, (request, ids) in enumerate(batch):
             generated = out.sequences[row, width:].tolist()
             stop = next((i for i, t in enumerate(generated) if t in eos_ids), None)
+            stop = self._stop_string_end(generated, decoding.stop, stop)
             kept = generated if stop is None else generated[: stop + 1]
             top = []
             if first is not None:

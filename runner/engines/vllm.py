@@ -118,7 +118,8 @@ class VLLMEngine:
         d = request.decoding
         return SamplingParams(max_tokens=d.max_tokens, temperature=d.temperature, top_p=d.top_p,
                               seed=d.seed if d.temperature > 0 else None,
-                              logprobs=d.top_logprobs or None, detokenize=True)
+                              logprobs=d.top_logprobs or None, detokenize=True,
+                              stop=list(d.stop) or None, include_stop_str_in_output=True)
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
         for start in range(0, len(requests), CHUNK):

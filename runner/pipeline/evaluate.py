@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 
+from runner.completions.cache import Cache
+from runner.completions.generate import generate_missing
 from runner.errors import MedrunError
 from runner.hashing import sha256_file
-from runner.pipeline.cache import Cache
 from runner.pipeline.config import EvalConfig
-from runner.pipeline.generate import generate_missing
 from runner.pipeline.prepare import prepare
 from runner.pipeline.workers import run_shards
 from runner.pipeline.write import RunResult, write_run
@@ -61,7 +61,8 @@ def evaluate(config: EvalConfig) -> RunResult:
     manifest["times"]["generate_s"] = round(time.perf_counter() - t_gen, 3)
     completions = cache.get_many(unique)
     cache.close()
+    prep.engine = engine = None  # type: ignore[assignment]  # the model under test leaves memory before a judge loads
     if len(completions) != len(unique):
         raise MedrunError(f"{len(unique) - len(completions)} completions are missing from the cache after "
                           "generation; rerun the same command to generate them.")
-    return write_run(folder, manifest, planned, completions, cached, suite, config.harm_weights, t0)
+    return write_run(folder, manifest, planned, completions, cached, suite, config, t0)

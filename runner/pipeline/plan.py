@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from runner import tasks
+from runner.completions.cache import request_key
 from runner.engines.base import Decoding, Request
-from runner.pipeline.cache import request_key
 from runner.pipeline.config import EvalConfig
 from runner.suite.load import Suite, load_suite
 from runner.suite.perturb import ADULT_ONLY, PERTURBATIONS

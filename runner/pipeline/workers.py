@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+from runner.completions.cache import Cache
+from runner.completions.generate import generate_missing
 from runner.engines.base import Request
 from runner.errors import MedrunError
-from runner.pipeline.cache import Cache
 from runner.pipeline.config import EvalConfig
-from runner.pipeline.generate import generate_missing
 from runner.pipeline.prepare import prepare
 
 

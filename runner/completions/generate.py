@@ -7,16 +7,17 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from runner.completions.cache import Cache
 from runner.engines.base import Engine, Request
-from runner.pipeline.cache import Cache
 
 
-def generate_missing(engine: Engine, cache: Cache, fingerprint: str, requests: list[Request], quiet: bool) -> int:
+def generate_missing(engine: Engine, cache: Cache, fingerprint: str, requests: list[Request], quiet: bool,
+                     label: str = "generating") -> int:
     """Generate `requests` (all handed to the engine at once), committing each completion to the cache
     as it arrives. Returns the number of tokens generated."""
     tokens = 0
     identity = engine.identity()
-    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tps]}"),
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tps]}"),
                   TimeElapsedColumn(), TimeRemainingColumn(), disable=quiet, transient=False,
                   console=Console(stderr=True)) as bar:
         task = bar.add_task("generate", total=len(requests), tps="")
