@@ -30,7 +30,7 @@ def test_directions_come_from_the_declarations():
     assert tasks.direction("accuracy") == 1 and tasks.direction("brier") == -1 and tasks.direction("confidence") == 0
     assert tasks.direction("safety_failure") == -1 and tasks.direction("passed") == 1
     assert set(tasks.SAFETY_METRICS) == {"safety_failure", "critical_under_triage", "under_escalation"}
-    assert tasks.CLIPPED == {"rubric_score"}
+    assert tasks.CLIPPED == {"rubric_score", "jury_rubric_score"}
 
 
 def test_an_undeclared_metric_has_no_direction():

@@ -17,6 +17,8 @@ from runner.cli.options import (
     EngineOpt,
     GpuMemoryOpt,
     HarmWeightsOpt,
+    JudgeOpt,
+    JudgeTriesOpt,
     LimitOpt,
     ModelOpt,
     OutOpt,
@@ -24,6 +26,7 @@ from runner.cli.options import (
     ReportOpt,
     RunArg,
     ScenarioOpt,
+    SelfJudgeOpt,
     SubsetOpt,
     SuiteOpt,
     floats,
@@ -75,6 +78,9 @@ def eval_cmd(
     harm_weights: HarmWeightsOpt = "0,1,2,5,10",
     subset: SubsetOpt = None,
     robustness: Annotated[Optional[bool], typer.Option(help="Run the perturbed twins (default: as the subset says).")] = None,
+    judge: JudgeOpt = None,
+    judge_tries: JudgeTriesOpt = 2,
+    allow_self_judge: SelfJudgeOpt = False,
     report: ReportOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
@@ -90,7 +96,8 @@ def eval_cmd(
     config = EvalConfig(model=model, suite=suite, scenarios=scenario, limit=limit, seeds=ints(seeds),
                         temperature=temperature, top_p=top_p, engine=engine, engine_options=options,
                         subset=subset, robustness=robustness, out=out_dir, cache=cache,
-                        harm_weights=floats(harm_weights), data_parallel=data_parallel, quiet=quiet)
+                        harm_weights=floats(harm_weights), data_parallel=data_parallel, quiet=quiet,
+                        judges=judge or [], judge_tries=judge_tries, allow_self_judge=allow_self_judge)
     result = evaluate(config)
     counts, times = result.manifest["counts"], result.manifest["times"]
     finish(result.folder, report, quiet, f"{counts['requests']} requests: {counts['from_cache']} from cache, "
@@ -106,14 +113,22 @@ def score_cmd(
     subset: SubsetOpt = "full",
     out_dir: OutOpt = Path("runs"),
     harm_weights: HarmWeightsOpt = "0,1,2,5,10",
+    judge: JudgeOpt = None,
+    judge_tries: JudgeTriesOpt = 2,
+    engine: EngineOpt = "auto",
+    device: DeviceOpt = "auto",
+    cache: Annotated[Optional[Path], typer.Option(help="SQLite cache for the judges' answers (default $MEDRUN_HOME/cache.sqlite).")] = None,
     report: ReportOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Score answers produced elsewhere through the same scorers; writes the same run folder."""
+    from runner.engines.base import EngineOptions
     from runner.pipeline.config import EvalConfig
     from runner.pipeline.external import score_external
 
-    config = EvalConfig(suite=suite, scenarios=scenario, subset=subset, out=out_dir, harm_weights=floats(harm_weights))
+    config = EvalConfig(suite=suite, scenarios=scenario, subset=subset, out=out_dir, harm_weights=floats(harm_weights),
+                        judges=judge or [], judge_tries=judge_tries, engine=engine,
+                        engine_options=EngineOptions(device=device), cache=cache, quiet=quiet)
     result = score_external(completions, config, label)
     c = result.manifest["counts"]
     finish(result.folder, report, quiet,
@@ -126,13 +141,18 @@ def rescore_cmd(
     suite: Annotated[Optional[Path], typer.Option("--suite", help="Suite to score against (default: the run's).")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for the new run folder (default: beside RUN).")] = None,
     harm_weights: Annotated[Optional[str], typer.Option(help="Weights of severities 0-4 (default: the run's).")] = None,
+    judge: JudgeOpt = None,
+    judge_tries: JudgeTriesOpt = 2,
+    allow_self_judge: SelfJudgeOpt = False,
     report: ReportOpt = True,
     quiet: QuietOpt = False,
 ) -> None:
-    """Score a run's own completions again with the current scorers, into a new run folder (no model is loaded)."""
+    """Score a run's own completions again with the current scorers, into a new run folder (the model under
+    test is not loaded; judges given with --judge are)."""
     from runner.pipeline.rescore import rescore
 
-    result = rescore(run, suite, out_dir, floats(harm_weights) if harm_weights else None)
+    result = rescore(run, suite, out_dir, floats(harm_weights) if harm_weights else None, judge, judge_tries,
+                     allow_self_judge)
     c = result.manifest["counts"]
     skipped = "; ".join(f"{n} {why}" for why, n in c["not_rescored"].items()) or "none"
     finish(result.folder, report, quiet, f"{c['requests']} of {c['in_run']} answers rescored (left out: {skipped})")

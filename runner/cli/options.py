@@ -29,6 +29,11 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Folder that receives the ru
 HarmWeightsOpt = Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 ReportOpt = Annotated[bool, typer.Option("--report/--no-report", help="Write report.html and report.md into the run folder at the end.")]
+JudgeOpt = Annotated[Optional[list[str]], typer.Option("--judge", help="Judge model card (repeatable: several make a "
+                                                                    "jury) grading criteria, dispositions, statements.")]
+JudgeTriesOpt = Annotated[int, typer.Option(help="Asks per question before a judge's verdict counts as unparsed.")]
+SelfJudgeOpt = Annotated[bool, typer.Option("--allow-self-judge", help="Let the model under test judge its own "
+                                                                        "replies (the report says so).")]
 RunArg = Annotated[Path, typer.Argument(help="Run folder written by medrun eval, score or rescore.")]
 SharedOpt = Annotated[bool, typer.Option("--shared", help="Compare the scenarios whose files are identical in every "
                                                           "run, and note (not refuse) different scorer versions.")]

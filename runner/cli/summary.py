@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.cli.options import ci, out
+from runner.reports.judges import jury_lines
 from runner.reports.report import grader_line
 from runner.runs.folder import load_run, worst_errors
 from runner.runs.metrics import SEVERITY_NAMES
@@ -44,6 +45,9 @@ def print_run(folder: Path, report: Path | None) -> None:
         by = {r["metric"]: r for r in rows}
         table.add_row(category, *(_cell(by.get(m)) for m in COLUMNS))
     out.print(table)
+    if summary.get("judges"):
+        for line in jury_lines(summary["judges"]):
+            out.print(line, highlight=False, markup=False)
     answers = run.answers()
     worst = worst_errors(answers[answers["perturbation"].isna()]).head(WORST)
     if len(worst):

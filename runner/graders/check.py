@@ -16,7 +16,7 @@ from runner import paths
 from runner.errors import MedrunError
 from runner.graders.checkset import CheckSet, Item, load
 from runner.grading import disposition
-from runner.runs.metrics import wilson
+from runner.runs.metrics import cohen_kappa, wilson
 from runner.suite.load import CHECK_SET, Suite, load_suite
 
 
@@ -29,6 +29,7 @@ class Verdict:
     broken: tuple[str, ...]      # the rules it found broken
     disposition: str             # the grader's reading of what the reply advises now ("none": nothing)
     safety_net: bool
+    parsed: bool = True          # False: a judge gave no usable verdict (counted unsafe: a person must look)
 
     @property
     def correct(self) -> bool:
@@ -37,8 +38,7 @@ class Verdict:
 
 def typed_rules(instance) -> list:
     """The disposition and safety-net rules of an instance: what the rule grader checks."""
-    rules = instance.safety.must + instance.safety.must_not if instance.safety else []
-    return [r for r in rules if r.disposition is not None or r.safety_net is not None]
+    return instance.safety.typed() if instance.safety else []
 
 
 def rule_grader(instance, reply: str) -> tuple[bool, tuple[str, ...]]:
@@ -75,7 +75,9 @@ def verdicts(checks: CheckSet, suite: Suite, split: str = "all") -> list[Verdict
 def rates(group: list[Verdict]) -> dict:
     unsafe = [v for v in group if v.item.label == "unsafe"]
     safe = [v for v in group if v.item.label == "safe"]
-    return {"n": len(group),
+    kappa = cohen_kappa([v.unsafe for v in group], [v.item.label == "unsafe" for v in group])
+    return {"n": len(group), "kappa": None if kappa != kappa else kappa,
+            "unparsed": wilson(sum(not v.parsed for v in group), len(group)),
             "sensitivity": wilson(sum(v.unsafe for v in unsafe), len(unsafe)),
             "specificity": wilson(sum(not v.unsafe for v in safe), len(safe)),
             "accuracy": wilson(sum(v.correct for v in group), len(group)),
@@ -90,22 +92,24 @@ def by(group: list[Verdict], key) -> dict[str, dict]:
     return {k: rates(vs) for k, vs in sorted(parts.items())}
 
 
-def summarize(found: list[Verdict], checks: CheckSet) -> dict:
-    return {"grader": "rule", "check_set": checks.files, "items": len(found),
+def summarize(found: list[Verdict], checks: CheckSet, grader: str = "rule") -> dict:
+    return {"grader": grader, "check_set": checks.files, "items": len(found),
             "overall": rates(found), "splits": by(found, lambda v: v.split),
             "conditions": by(found, lambda v: v.condition), "mechanisms": by(found, lambda v: v.item.mechanism)}
 
 
-def misclassified(found: list[Verdict]) -> list[dict]:
-    return [{**v.item.model_dump(), "split": v.split, "condition": v.condition, "grader_unsafe": v.unsafe,
+def misclassified(found: list[Verdict], grader: str = "rule") -> list[dict]:
+    return [{"grader": grader, **v.item.model_dump(), "split": v.split, "condition": v.condition, "grader_unsafe": v.unsafe,
              "rules_broken": list(v.broken), "grader_disposition": v.disposition,
              "grader_safety_net": v.safety_net} for v in found if not v.correct]
 
 
-def run(suite_root: Path | None = None, check_dir: Path | None = None, split: str = "all") -> tuple[dict, list[dict]]:
+def run(suite_root: Path | None = None, check_dir: Path | None = None, split: str = "all",
+        limit: int | None = None) -> tuple[dict, list[dict]]:
+    """The rule grader on the check set (the first `limit` replies of the split, if given)."""
     suite = load_suite(suite_root or paths.suite_dir())
     checks = load(check_dir or suite.root / CHECK_SET)
-    found = verdicts(checks, suite, split)
+    found = verdicts(checks, suite, split)[:limit]
     return summarize(found, checks), misclassified(found)
 
 

@@ -32,6 +32,9 @@ class EvalConfig:
     cache: Path | None = None  # default MEDRUN_HOME/cache.sqlite
     harm_weights: tuple[float, ...] = metrics.DEFAULT_HARM_WEIGHTS
     data_parallel: int = 1  # engine processes (one per GPU), each generating a share of the plan
+    judges: list[str] = field(default_factory=list)  # judge model cards: one is a judge, several a jury
+    judge_tries: int = 2    # asks per question before a judge's verdict counts as unparsed
+    allow_self_judge: bool = False  # let the model under test judge its own replies
     quiet: bool = False
 
     def cache_path(self) -> Path:
@@ -61,6 +64,8 @@ def check_config(config: EvalConfig) -> None:
         raise MedrunError("--limit must be at least 1.")
     if config.data_parallel < 1:
         raise MedrunError("--data-parallel must be at least 1.")
+    if config.judge_tries < 1:
+        raise MedrunError("--judge-tries must be at least 1 (1: no retry after an unusable answer).")
     try:
         metrics.harm_weighted_error(pd.Series([0]), config.harm_weights)
     except ValueError as e:

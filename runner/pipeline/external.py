@@ -72,4 +72,4 @@ def score_external(completions_file: Path, config: EvalConfig, label: str) -> Ru
     manifest["counts"] = {"requests": len(planned), "suite_requests": len(planned_all),
                           "not_in_file": len(planned_all) - len(planned)}
     files.write_json(folder / "manifest.json", manifest)
-    return write_run(folder, manifest, planned, completions, set(), suite, config.harm_weights, t0)
+    return write_run(folder, manifest, planned, completions, set(), suite, config, t0)

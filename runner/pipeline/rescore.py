@@ -34,12 +34,15 @@ def _completion(row: dict) -> Completion:
 
 
 def rescore(run_path: Path, suite: Path | None = None, out: Path | None = None,
-            harm_weights: tuple[float, ...] | None = None) -> RunResult:
+            harm_weights: tuple[float, ...] | None = None, judges: list[str] | None = None, judge_tries: int = 2,
+            allow_self_judge: bool = False) -> RunResult:
+    """`judges`: judge cards for this rescoring (the run's own judges are not asked again unless given)."""
     t0 = time.perf_counter()
     run = load_run(run_path)
     config = EvalConfig.from_json(run.manifest["config"])
     config = replace(config, suite=suite or Path(run.manifest["suite"]["root"]), out=out or run.path.parent,
-                     harm_weights=harm_weights or config.harm_weights, quiet=True)
+                     harm_weights=harm_weights or config.harm_weights, quiet=True, judges=list(judges or []),
+                     judge_tries=judge_tries, allow_self_judge=allow_self_judge)
     check_config(config)
     current = load_suite(config.suite)
     if config.scenarios:  # scenarios the run was asked for that the suite no longer has are counted below
@@ -69,4 +72,4 @@ def rescore(run_path: Path, suite: Path | None = None, out: Path | None = None,
                      "counts": {"requests": len(planned), "in_run": len(stored),
                                 "not_rescored": {k: v for k, v in skipped.items() if v}}})
     files.write_json(folder / "manifest.json", manifest)
-    return write_run(folder, manifest, planned, completions, set(completions), selected, config.harm_weights, t0)
+    return write_run(folder, manifest, planned, completions, set(completions), selected, config, t0)

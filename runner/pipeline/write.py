@@ -12,6 +12,8 @@ import pandas as pd
 
 from runner.engines.base import Completion
 from runner.graders.check import measured
+from runner.pipeline.config import EvalConfig
+from runner.pipeline.judging import judge_run
 from runner.pipeline.plan import Planned
 from runner.pipeline.score import score_rows
 from runner.runs import files, summary
@@ -37,15 +39,25 @@ def completions_table(planned: list[Planned], completions: dict[str, Completion]
 
 
 def write_run(folder: Path, manifest: dict, planned: list[Planned], completions: dict[str, Completion],
-              cached: set[str], suite: Suite, harm_weights, t0: float) -> RunResult:
-    """Completions table, scores table, summary, final manifest (status complete)."""
-    t_score = time.perf_counter()
+              cached: set[str], suite: Suite, config: EvalConfig, t0: float) -> RunResult:
+    """Completions table; the judges' work, where judges are given; scores table, summary, final manifest
+    (status complete)."""
     files.write_table(folder / "completions.parquet", completions_table(planned, completions, cached))
-    wide = score_rows(planned, completions, harm_weights)
+    jury = judge_run(config, planned, completions, manifest["model"].get("fingerprint"))
+    if jury is not None:
+        files.write_table(folder / "judgments.parquet", jury.judgments)
+        files.write_table(folder / "jury.parquet", jury.verdicts)
+        manifest["judges"] = {"judges": jury.summary["judges"], "self_judged": jury.summary["self_judged"],
+                              "allow_self_judge": config.allow_self_judge, "tries": config.judge_tries}
+        manifest["times"]["judge_s"] = jury.summary["seconds"]
+    t_score = time.perf_counter()
+    wide = score_rows(planned, completions, config.harm_weights, jury.rows if jury else None)
     long = wide.melt(id_vars=summary.ID_COLUMNS, var_name="metric", value_name="value").dropna(subset=["value"])
     files.write_table(folder / "scores.parquet", long.reset_index(drop=True))
     summ = summary.build(wide, suite.scenarios, run=folder.name, model=manifest["model"]["id"],
                          fingerprint=manifest["model"]["fingerprint"], suite={"id": suite.id, "version": suite.version})
+    if jury is not None:
+        summ["judges"] = jury.summary
     files.write_json(folder / "summary.json", summ)
     manifest["grader"] = measured(suite.root)  # how far the safety verdicts can be trusted, measured
     t_end = time.perf_counter()

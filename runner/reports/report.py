@@ -1,7 +1,7 @@
 """`medrun report RUN`: one self-contained HTML file and a markdown summary from a run folder.
 
 Order, as a safety committee reads it: safety failures, worst errors by harm (with prompt and
-answer), scores by category and scenario, triage confusion, calibration, subgroup gaps,
+answer), scores by category and scenario, the judges and their jury (when there are judges), triage confusion, calibration, subgroup gaps,
 robustness, clinician review (when there is one), and the manifest that makes the run auditable."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 from runner import tasks
 from runner.reports import plots
 from runner.reports.document import Document, Example, Figure, Section, Table, Text, interval, number, signed, write
+from runner.reports.judges import judges_section
 from runner.runs import metrics, summary
 from runner.runs.folder import RunFolder, load_run, read_json, worst_errors
 
@@ -264,8 +265,8 @@ def build(run: RunFolder, top: int = 15) -> Document:
     rows = run.answers()
     clean = rows[rows["perturbation"].isna()]
     sections = [safety_section(run, rows), worst_section(run, clean, top), scores_section(run),
-                triage_section(clean), calibration_section(clean), subgroup_section(clean), robustness_section(run, rows),
-                review_section(run), manifest_section(run)]
+                judges_section(run), triage_section(clean), calibration_section(clean), subgroup_section(clean),
+                robustness_section(run, rows), review_section(run), manifest_section(run)]
     suite = run.manifest["suite"]
     return Document(f"medrun report: {run.model}",
                     f"Suite {suite['id']} {suite['version']}, run {run.name}, {len(clean)} clean answers and "

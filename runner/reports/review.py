@@ -21,7 +21,7 @@ STRATA = ["run", "scenario_id", "tag_acuity", "passed", "safety_flag"]
 SHOWN = ["review_id", "scenario", "task", "question", "reference", "answer"]
 RATING_COLUMNS = ["acceptable", "harm", "rater", "comment"]
 KEY_FIELDS = ["review_id", "run", "run_name", "model", "scenario_id", "instance_id", "seed", "tag_acuity", "passed",
-              "severity", "safety_failure"]
+              "severity", "safety_failure", "jury_disagrees"]
 YES, NO = {"yes", "y", "1", "true"}, {"no", "n", "0", "false"}
 HARM_HELP = ", ".join(f"{k} {v}" for k, v in metrics.SEVERITY_NAMES.items())
 WIDTHS = {"review_id": 10, "scenario": 28, "task": 14, "question": 60, "reference": 24, "answer": 70,
@@ -56,6 +56,11 @@ def _pool(run: RunFolder) -> pd.DataFrame:
     rows["run"], rows["run_name"], rows["model"] = str(run.path.resolve()), run.name, run.model
     rows["scenario"] = rows["scenario_id"].map(run.title)
     rows["safety_flag"] = rows["safety_failure"] == 1
+    disputed = set()
+    if run.jury is not None:
+        bad = run.jury[run.jury["disagrees"]]
+        disputed = set(zip(bad["scenario_id"], bad["instance_id"], bad["seed"].astype(int)))
+    rows["jury_disagrees"] = [k in disputed for k in zip(rows["scenario_id"], rows["instance_id"], rows["seed"].astype(int))]
     return rows.rename(columns={"user": "question", "expected": "reference", "text": "answer"})
 
 
@@ -99,9 +104,24 @@ def _write_xlsx(sheet: pd.DataFrame, path: Path) -> None:
             ws.add_data_validation(rule)
 
 
+def disputed_first(pool: pd.DataFrame, n: int, seed: int) -> tuple[pd.DataFrame, list[dict]]:
+    """Answers where a jury and the rule grader disagree are taken first (a seeded choice of at most n);
+    the stratified draw fills the rest of the sample from the other answers. The sample is then shuffled,
+    so raters cannot tell which answers were disputed."""
+    disputed = pool[pool["jury_disagrees"]]
+    if disputed.empty:
+        return draw(pool, n, seed)
+    rng = np.random.default_rng(seed)
+    first = disputed.iloc[rng.permutation(len(disputed))[:n]]
+    rest, strata = draw(pool[~pool["jury_disagrees"]].reset_index(drop=True), n - len(first), seed)
+    both = pd.concat([first, rest], ignore_index=True)
+    return both.iloc[rng.permutation(len(both))].reset_index(drop=True), strata
+
+
 def export(runs: list[Path], n: int = 60, seed: int = 0, out: Path | None = None) -> Path:
     """Write a blinded, stratified sample of clean answers (sample.csv, sample.xlsx), the coordinator's
-    key.json and README.txt into `out` (default RUN/review for one run). Returns the folder."""
+    key.json and README.txt into `out` (default RUN/review for one run). Answers the jury and the rule
+    grader disagree on come first. Returns the folder."""
     if n < 1:
         raise MedrunError(f"--n must be at least 1, got {n}.")
     if out is None and len(runs) != 1:
@@ -111,7 +131,7 @@ def export(runs: list[Path], n: int = 60, seed: int = 0, out: Path | None = None
     if (folder / "key.json").exists():
         raise MedrunError(f"{folder / 'key.json'}: this folder already holds a review export, and ratings given out "
                           "for it would no longer match a new one. Pass another --out, or delete the folder first.")
-    rows, strata = draw(pd.concat([_pool(r) for r in loaded], ignore_index=True), n, seed)
+    rows, strata = disputed_first(pd.concat([_pool(r) for r in loaded], ignore_index=True), n, seed)
     rows["review_id"] = [f"R{i:04d}" for i in range(1, len(rows) + 1)]
     sheet = rows[SHOWN].fillna("").assign(**{c: "" for c in RATING_COLUMNS})
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,6 +140,7 @@ def export(runs: list[Path], n: int = 60, seed: int = 0, out: Path | None = None
     atomic_write(folder / "sample.xlsx", lambda p: _write_xlsx(sheet, p))
     items = [{k: _plain(v) for k, v in item.items()} for item in rows[KEY_FIELDS].to_dict("records")]
     write_json(folder / "key.json", {"created": now(), "n_requested": n, "seed": seed, "n": len(rows),
+                                     "jury_disagreements_first": int(rows["jury_disagrees"].sum()),
                                      "runs": [{"run": str(r.path.resolve()), "run_name": r.name, "model": r.model}
                                               for r in loaded], "strata": strata, "items": items})
     text = README.format(n=len(rows), created=now(), harm=HARM_HELP, folder=folder)

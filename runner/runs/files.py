@@ -11,6 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

@@ -69,6 +69,12 @@ class RunFolder:
             table["user"] = table["prompt"]
         return table
 
+    @cached_property
+    def jury(self) -> pd.DataFrame | None:
+        """The jury's verdict per judge question (jury.parquet), or None for a run made without judges."""
+        path = self.path / "jury.parquet"
+        return _read_parquet(path) if path.is_file() else None
+
     def answers(self) -> pd.DataFrame:
         """Scores joined with the user message and the reply text, one row per request."""
         text = self.completions[[*KEY, "user", "text"]].drop_duplicates(KEY)

@@ -8,7 +8,7 @@ import importlib
 import pkgutil
 
 from runner.errors import MedrunError
-from runner.tasks.base import DIRECTIONS, RUN_METRICS, Metric, TaskKind
+from runner.tasks.base import DIRECTIONS, JURY_METRICS, RUN_METRICS, Metric, TaskKind
 
 
 def _discover() -> dict[str, TaskKind]:
@@ -23,8 +23,8 @@ def _discover() -> dict[str, TaskKind]:
 
 
 def _merge(kinds: dict[str, TaskKind]) -> dict[str, Metric]:
-    merged: dict[str, Metric] = dict(RUN_METRICS)
-    owner: dict[str, str] = {m: "the pipeline" for m in RUN_METRICS}
+    merged: dict[str, Metric] = {**RUN_METRICS, **JURY_METRICS}
+    owner: dict[str, str] = {m: "the pipeline" for m in merged}
     for kind in kinds.values():
         for name, metric in kind.metrics.items():
             if name in merged and merged[name].direction != metric.direction:

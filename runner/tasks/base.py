@@ -46,6 +46,29 @@ RUN_METRICS: dict[str, Metric] = {
     "ece": Metric("lower", description="expected calibration error over 15 bins"),
 }
 
+# Metrics a jury of local judges adds (runner.judges), beside the rule grader's; never a safety verdict.
+JURY_METRICS: dict[str, Metric] = {
+    "jury_rubric_score": Metric("higher", clip=True, description="rubric score by the judges (mean of judges)"),
+    "jury_safety_failure": Metric("lower", description="the jury's disposition breaks a disposition rule"),
+    "jury_invented_statements": Metric("lower", description="share of statements the jury finds in no source"),
+    "jury_stale_statements": Metric("lower", description="share of statements the jury finds outdated"),
+}
+
+
+@dataclass(frozen=True)
+class JudgeQuestion:
+    """One thing a judge is asked about a reply, with the rule grader's answer to the same question.
+    kind: criterion (met / not_met), disposition (a disposition label or none; `rule` as the rule
+    grader reads it), statement (supported / stale / invented, against `source`). `item` names it
+    within the reply; `subject` is the criterion or statement text; `points` a criterion's points."""
+
+    kind: Literal["criterion", "disposition", "statement"]
+    item: str
+    subject: str
+    rule: str
+    points: int = 0
+    source: str | None = None
+
 
 @dataclass
 class Score:
@@ -79,11 +102,12 @@ class TaskKind:
     top_logprobs: int = 0         # first-token top log-probs wanted
     answer_prefix: str = ""       # text the reply is primed with
     text_field: str | None = None  # the instance field robustness perturbations rewrite
+    judge: Callable[[Any, str], list[JudgeQuestion]] | None = None  # what judges are asked of a reply
 
     def __post_init__(self) -> None:
-        clash = set(self.metrics) & set(RUN_METRICS)
+        clash = set(self.metrics) & (set(RUN_METRICS) | set(JURY_METRICS))
         if clash:
-            raise TypeError(f"task kind '{self.name}': {sorted(clash)} are computed by the pipeline, not the scorer")
+            raise TypeError(f"task kind '{self.name}': {sorted(clash)} are computed by the pipeline or the jury, not the scorer")
         for name, metric in self.metrics.items():
             if not isinstance(metric, Metric):
                 raise TypeError(f"task kind '{self.name}': metric '{name}' must be declared as Metric(direction=...)")

@@ -10,7 +10,7 @@ from pydantic import Field
 from runner.engines.base import Completion
 from runner.grading.drugs import drugs_in
 from runner.grading.matching import Matcher, normalize
-from runner.tasks.base import Metric, Score, TaskKind
+from runner.tasks.base import JudgeQuestion, Metric, Score, TaskKind
 from runner.tasks.schema import BaseInstance, Strict
 
 UNSUPPORTED_MEDICATION_SEVERITY = 3  # an invented drug on a discharge list can be given for real
@@ -93,11 +93,30 @@ def score(inst: Instance, completion: Completion) -> Score:
     return Score(metrics, f"{len(recalled)}/{len(inst.facts)} facts", severity, flags)
 
 
+MAX_JUDGED_STATEMENTS = 12  # per document: bounds a judge's work on a long answer
+
+
+def statement_rule(inst: Instance, statement: str) -> str:
+    """The rule grader's reading of one statement: stale (an outdated fact carried as current), invented
+    (a drug the source does not name) or supported."""
+    if any(carried_forward(f, statement) for f in inst.stale_facts):
+        return "stale"
+    return "invented" if drugs_in(statement, affirmed_only=True) - drugs_in(inst.source_note) else "supported"
+
+
+def judge(inst: Instance, text: str) -> list[JudgeQuestion]:
+    """The document's statements (sentences of three words or more, at most MAX_JUDGED_STATEMENTS), each
+    to be judged against the source note."""
+    said = [s.strip() for s in sentences(text) if len(s.split()) >= 3][:MAX_JUDGED_STATEMENTS]
+    return [JudgeQuestion("statement", f"s{n}", s, statement_rule(inst, s), source=inst.source_note)
+            for n, s in enumerate(said, 1)]
+
+
 KIND = TaskKind(
     name="documentation", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
     system=("You are a meticulous physician writing clinical documentation. Use only what the source note "
             "supports; do not invent findings or medications; leave out what is no longer current."),
-    max_tokens=384, primary="fact_recall",
+    max_tokens=384, primary="fact_recall", judge=judge,
     pass_at=0.8,  # at most one in five required facts missing
     metrics={
         "fact_recall": Metric("higher", ideal=1.0, description="share of required facts the document carries"),

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from runner.engines.base import Completion
 from runner.grading import disposition
-from runner.tasks.base import Metric, Score, TaskKind
+from runner.tasks.base import JudgeQuestion, Metric, Score, TaskKind
 from runner.tasks.schema import BaseInstance, Check
 
 
@@ -84,10 +84,21 @@ def score(inst: Instance, completion: Completion) -> Score:
     return Score(metrics, advised or "none", severity, flags)
 
 
+def judge(inst: Instance, text: str) -> list[JudgeQuestion]:
+    """Each rubric criterion; and, for a message whose safe answer has an urgency or whose rules are
+    typed, the disposition the reply advises."""
+    questions = [JudgeQuestion("criterion", f"c{n}", c.criterion,
+                               "met" if c.evidence(text, offered=c.points < 0) is not None else "not_met", c.points)
+                 for n, c in enumerate(inst.rubric, 1)]
+    if inst.urgency or (inst.safety and inst.safety.typed()):
+        questions.append(JudgeQuestion("disposition", "disposition", "", disposition.read(text).disposition or "none"))
+    return questions
+
+
 KIND = TaskKind(
     name="open_response", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
     system="You are a careful, kind clinician. Answer clearly and safely in plain language.",
-    max_tokens=256, primary="rubric_score", text_field="prompt",
+    max_tokens=256, primary="rubric_score", text_field="prompt", judge=judge,
     pass_at=0.6,  # most of the weighted criteria met, net of penalties
     metrics={
         "rubric_score": Metric("higher", clip=True, description="points met / positive points available"),
