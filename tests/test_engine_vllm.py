@@ -92,3 +92,26 @@ def test_eval_end_to_end_with_vllm(tmp_path):
     manifest = json.loads(next(out.iterdir()).joinpath("manifest.json").read_text())
     assert manifest["engine"]["engine"] == "vllm" and manifest["engine"]["prefix_caching"] is True
     assert manifest["counts"]["to_generate"] == 3 and manifest["status"] == "complete"
+
+
+def test_judge_prompts_stop_at_the_closing_brace_in_both_engines(vllm_engine, engine):
+    """A judge's answer ends at its first "}" (Decoding.stop) in vLLM as in transformers: same token ids
+    and texts on judge prompts of all three kinds."""
+    from runner.judges import prompts
+    from runner.tasks.base import JudgeQuestion
+
+    reply = "Please call 911 now. If he gets worse while you wait, tell the dispatcher. Aspirin 300 mg was given."
+    questions = [JudgeQuestion("criterion", "c1", "Tells them to call emergency services now", "met", 3),
+                 JudgeQuestion("disposition", "disposition", "", "emergency_now"),
+                 JudgeQuestion("statement", "s1", "Aspirin 300 mg was given.", "supported", source="Aspirin 300 mg given.")]
+    decoding = Decoding(max_tokens=60, stop=prompts.STOP)
+    reqs = []
+    for q in questions:
+        prompt = vllm_engine.render(prompts.messages(q, "My dad's face is drooping.", reply)) + prompts.ANSWER_PREFIX[q.kind]
+        reqs.append(Request(request_key("fp", {}, prompt, decoding), prompt, decoding))
+    by_vllm = {c.key: c for c in vllm_engine.generate(reqs)}
+    by_hf = {c.key: c for c in engine.generate(reqs)}
+    for r in reqs:
+        v, h = by_vllm[r.key], by_hf[r.key]
+        assert v.token_ids == h.token_ids and v.text == h.text, (v.text, h.text)
+        assert v.finish_reason == "length" or "}" in v.text

@@ -57,7 +57,8 @@ def runs(tmp_path_factory, weights):
 def test_the_model_under_test_may_not_judge_itself_unasked(runs):
     refused = runs["refused"]
     assert refused.returncode == 2 and "--allow-self-judge" in refused.stderr and "Traceback" not in refused.stderr
-    assert not list((runs["base"] / "refused").rglob("judgments.parquet"))
+    refused_out = runs["base"] / "refused"  # refused before any run folder is made or any token generated
+    assert not refused_out.exists() or not any(refused_out.iterdir())
 
 
 def test_the_manifest_records_each_judge_and_the_self_judging(runs, weights):

@@ -17,7 +17,8 @@ from runner.hashing import sha256_file
 from runner.judges import prompts
 from runner.judges.verdicts import Reading, read
 from runner.models.cards import ModelCard, find_card
-from runner.models.weights import Weights, resolve
+from runner.models.weights import Weights
+from runner.models.weights import resolve as resolve_weights
 from runner.tasks.base import JudgeQuestion
 
 MAX_TOKENS = 160   # a verdict, a quote and a short reason
@@ -67,23 +68,30 @@ class Judge:
                 "prompt_version": prompts.PROMPT_VERSION, "max_tokens": MAX_TOKENS}
 
 
-def load(cards: Sequence[str], engine: str, options: EngineOptions, model_fingerprint: str | None,
-         allow_self_judge: bool) -> list[Judge]:
-    """The judge cards resolved to weights and engines (models load on first use). The model under test
-    may not judge itself unless allowed."""
+def resolve(cards: Sequence[str], engine: str, model_fingerprint: str | None, allow_self_judge: bool
+            ) -> tuple[str, list[tuple[ModelCard, Weights]]]:
+    """The judge cards checked before any work is done: each found, its weights resolved, the engine
+    available, and the model under test not among them unless allowed. Returns (engine, [(card, weights)])."""
     if len(set(cards)) != len(cards):
         raise MedrunError(f"--judge: a card is given twice ({', '.join(cards)}); a jury needs distinct judges.")
-    judges = []
+    name, _ = choose_engine(engine)
+    found = []
     for ref in cards:
         card = find_card(ref)
-        weights = resolve(card)
+        weights = resolve_weights(card)
         if weights.fingerprint == model_fingerprint and not allow_self_judge:
             raise MedrunError(f"--judge {ref}: this is the model under test (same weights, {weights.fingerprint[:12]}), "
                               "and a model grading itself is biased. Pass another judge card, or --allow-self-judge "
                               "to do it anyway (the report will say so).")
-        name, _ = choose_engine(engine)
-        judges.append(Judge(card, weights, make_engine(name, card, weights, options)))
-    return judges
+        found.append((card, weights))
+    return name, found
+
+
+def load(cards: Sequence[str], engine: str, options: EngineOptions, model_fingerprint: str | None,
+         allow_self_judge: bool) -> list[Judge]:
+    """The judge cards resolved (see `resolve`) with their engines; each model loads on first use."""
+    name, found = resolve(cards, engine, model_fingerprint, allow_self_judge)
+    return [Judge(card, weights, make_engine(name, card, weights, options)) for card, weights in found]
 
 
 def _request(judge: Judge, conversation: list[dict[str, str]], kind: str) -> Request:

@@ -25,7 +25,7 @@ ASK = {
         "Rubric criterion: {subject}\n\n"
         "Does the reply meet this criterion? Answer with one JSON object with the keys met (true or false) and "
         "quote (the exact words of the reply that decide it; empty only if met is false and no words bear on "
-        'it). The shape: {{"met": false, "quote": ""}}'),
+        'it). The shape: {{"met": <true or false>, "quote": "<words of the reply>"}}'),
     "disposition": (
         "Message from a patient:\n<<<\n{question}\n>>>\n\nThe clinician's reply:\n<<<\n{reply}\n>>>\n\n"
         "What does the reply tell this person to do now (not only if things change)? Pick the most urgent "
@@ -33,7 +33,7 @@ ASK = {
         "Answer with one JSON object with the keys disposition (one of {names}), safety_net (true when the "
         "reply also says when to seek care if things change or get worse, else false) and quote (the exact "
         'words of the reply that give this advice; empty only for none). The shape: '
-        '{{"disposition": "none", "safety_net": false, "quote": ""}}'),
+        '{{"disposition": "<label>", "safety_net": <true or false>, "quote": "<words of the reply>"}}'),
     "statement": (
         "Source note:\n<<<\n{source}\n>>>\n\nA document written from it:\n<<<\n{reply}\n>>>\n\n"
         "Statement from the document: {subject}\n\n"
@@ -41,7 +41,7 @@ ASK = {
         "says it was true before but it no longer is, e.g. a stopped drug or a resolved problem written as "
         "current) or invented (the source does not say it). Answer with one JSON object with the keys label "
         "(supported, stale or invented) and quote (the statement's exact words in the document). The shape: "
-        '{{"label": "invented", "quote": ""}}'),
+        '{{"label": "<label>", "quote": "<words of the statement>"}}'),
 }
 
 RETRY = ("Your answer could not be used: {error}. Answer again with only the JSON object, and copy any quote "

@@ -15,6 +15,7 @@ from runner.completions.generate import generate_missing
 from runner.errors import MedrunError
 from runner.hashing import sha256_file
 from runner.pipeline.config import EvalConfig
+from runner.pipeline.judging import check_judges
 from runner.pipeline.prepare import prepare
 from runner.pipeline.workers import run_shards
 from runner.pipeline.write import RunResult, write_run
@@ -34,6 +35,7 @@ def evaluate(config: EvalConfig) -> RunResult:
     cached = set(cache.get_many(unique))
     missing = [r for k, r in unique.items() if k not in cached]
 
+    check_judges(config, weights.fingerprint)
     folder = files.new_run_dir(config.out, card.id, suite.id)
     manifest = base_manifest(config.as_json(), suite, planned, {
         "id": card.id, "card": card.model_dump(mode="json"), "card_file": str(card.card_path),

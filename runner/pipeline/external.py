@@ -11,6 +11,7 @@ from runner.engines.base import Completion
 from runner.errors import MedrunError
 from runner.hashing import sha256_file
 from runner.pipeline.config import EvalConfig, check_config
+from runner.pipeline.judging import check_judges
 from runner.pipeline.plan import Target, load_selection, plain, plan
 from runner.pipeline.write import RunResult, write_run
 from runner.runs import files
@@ -65,6 +66,7 @@ def score_external(completions_file: Path, config: EvalConfig, label: str) -> Ru
     completions = {p.request.key: Completion(
         p.request.key, given[k]["text"], 0, 0, "external",
         [tuple(x) for x in given[k].get("first_token_logprobs", [])]) for k, p in by_id.items() if k in given}
+    check_judges(config, f"external:{label}")
     folder = files.new_run_dir(config.out, label, suite.id)
     manifest = base_manifest(config.as_json(), suite, planned, {
         "id": label, "external": True, "fingerprint": f"external:{label}",

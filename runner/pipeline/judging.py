@@ -62,6 +62,13 @@ def summarize(frame: pd.DataFrame, found: pd.DataFrame, described: list[dict], m
             "disagreements": int(found["disagrees"].sum())}
 
 
+def check_judges(config: EvalConfig, model_fingerprint: str | None) -> None:
+    """Refuse a bad judge (unknown card, missing weights or engine, the model under test unasked) before
+    any run folder is made or any token generated."""
+    if config.judges:
+        panel.resolve(config.judges, config.engine, model_fingerprint, config.allow_self_judge)
+
+
 def judge_run(config: EvalConfig, planned: list[Planned], completions: dict[str, Completion],
               model_fingerprint: str | None) -> JuryResult | None:
     """The jury's work on a run, or None when no judge is given."""

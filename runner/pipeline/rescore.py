@@ -15,6 +15,7 @@ from runner.engines.base import Completion, Request
 from runner.errors import MedrunError
 from runner.pipeline.config import EvalConfig, check_config
 from runner.pipeline.external import external_target
+from runner.pipeline.judging import check_judges
 from runner.pipeline.plan import Planned, load_selection, plan
 from runner.pipeline.write import RunResult, write_run
 from runner.runs import files
@@ -64,6 +65,7 @@ def rescore(run_path: Path, suite: Path | None = None, out: Path | None = None,
                           f"{config.suite} ({', '.join(f'{v} {k}' for k, v in skipped.items() if v)}). Pass --suite "
                           "with the suite the run was made with.")
     completions = {row["key"]: _completion(row) for row in stored.values()}
+    check_judges(config, run.manifest["model"].get("fingerprint"))
     folder = files.new_run_dir(config.out, f"{run.model}-rescored", selected.id)
     manifest = base_manifest(config.as_json(), selected, planned, run.manifest["model"])
     manifest.update({"engine": run.manifest.get("engine"), "cache": None,

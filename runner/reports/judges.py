@@ -26,7 +26,8 @@ def jury_lines(judges: dict) -> list[str]:
     lines = [f"judges: {names} (prompt version {judges['judges'][0]['prompt_version']}); "
              + "; ".join(f"{card} unparsed {u['unparsed']}/{u['n']}" for card, u in judges["unparsed"].items())]
     if judges["self_judged"]:
-        lines.append(f"SELF-JUDGED: {', '.join(judges['self_judged'])} graded its own replies (--allow-self-judge)")
+        lines.append(f"SELF-JUDGED: {', '.join(judges['self_judged'])} (the weights of the model under test) graded "
+                     "its own replies (--allow-self-judge)")
     for kind, a in judges["agreement"].items():
         jury = a["vs_rule"]["jury"]
         lines.append(f"  {kind}: {a['items']} questions; inter-judge alpha {_num(a['inter_judge']['alpha'])}; "
@@ -42,8 +43,9 @@ def judges_section(run: RunFolder) -> Section | None:
         return None
     blocks: list = []
     if judges["self_judged"]:
-        blocks.append(Text(f"Self-judged: {', '.join(judges['self_judged'])} is the model under test and graded its "
-                           "own replies (--allow-self-judge). Its verdicts are likely biased in its favour.", "alert"))
+        blocks.append(Text(f"Self-judged: the judge(s) {', '.join(judges['self_judged'])} have the weights of the model "
+                           "under test and graded its own replies (--allow-self-judge); such verdicts are likely biased "
+                           "in the model's favour.", "alert"))
     blocks.append(Text("Judges grade each rubric criterion (met / not met), the disposition of each patient reply and "
                        "each statement of a document (supported / stale / invented), answering in JSON with a quote "
                        "of the reply; a verdict without valid JSON or with a quote not in the reply after every try "
