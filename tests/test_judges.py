@@ -179,3 +179,24 @@ def test_a_judges_disposition_reading_breaks_the_rules_a_rule_reading_would():
     assert near.safety.broken_by_reading("routine", True) == []
     assert near.safety.broken_by_reading("emergency_now", True)   # over-escalation
     assert near.safety.broken_by_reading("self_care", False)      # no safety net
+
+
+def _pool(disputed: int, other: int) -> pd.DataFrame:
+    from runner.reports.review import STRATA
+
+    rows = [{"run": "r", "scenario_id": f"s{n % 3}", "tag_acuity": "high", "passed": float(n % 2), "safety_flag": False,
+             "answer": f"a{n}", "jury_disagrees": n < disputed} for n in range(disputed + other)]
+    frame = pd.DataFrame(rows)
+    assert set(STRATA) <= set(frame.columns)
+    return frame
+
+
+@pytest.mark.parametrize("disputed, other, n", [(3, 20, 10), (12, 20, 10), (0, 20, 5), (5, 0, 10), (4, 4, 4)])
+def test_review_export_takes_disputed_answers_first_then_the_stratified_draw(disputed, other, n):
+    from runner.reports.review import disputed_first
+
+    sample, _ = disputed_first(_pool(disputed, other), n, seed=7)
+    assert len(sample) == min(n, disputed + other) and not sample["answer"].duplicated().any()
+    assert int(sample["jury_disagrees"].sum()) == min(n, disputed)  # every disputed answer, as far as n goes
+    again, _ = disputed_first(_pool(disputed, other), n, seed=7)
+    assert sample["answer"].tolist() == again["answer"].tolist()  # seeded
