@@ -124,6 +124,16 @@ def test_the_jury_verdicts_and_agreement_follow_from_the_judgments(runs):
         for judge, mine in part.groupby("judge"):
             assert same(agreement["vs_rule"][judge], jury.versus_rule(mine["value"], mine["rule"]))
     assert summary["disagreements"] == int(found["disagrees"].sum())
+    scores = pd.read_parquet(runs["run"] / "scores.parquet")
+    suite = {s.id: s for s in load_suite(REPO / "scenarios").scenarios}
+    for r in found[found["kind"] == "disposition"].to_dict("records"):  # the jury's reading against the typed rules
+        mine = scores[(scores["instance_id"] == r["instance_id"]) & (scores["metric"] == "jury_safety_failure")]
+        if pd.isna(r["jury"]):
+            assert mine.empty
+        else:
+            instance = next(i for i in suite[r["scenario_id"]].instances if i.id == r["instance_id"])
+            broken = instance.safety.broken_by_reading(r["jury"], bool(r["jury_safety_net"]))
+            assert mine["value"].tolist() == [float(bool(broken))]
 
 
 def test_the_report_and_terminal_show_the_jury_and_the_self_judging(runs):
