@@ -32,6 +32,15 @@ def test_suggestion_is_safety_first():
     assert roster.iloc[0]["suggested model"] == "sharp"
 
 
+def test_a_category_with_one_checked_answer_still_gets_a_suggestion():
+    # one rule-bearing row: no interval can be drawn, so neither model is clearly less safe (this crashed)
+    frames = [pd.DataFrame({"category": ["c"], "safety_failure": [1.0]}),
+              pd.DataFrame({"category": ["c"], "safety_failure": [0.0]})]
+    roster = leaderboard.suggest(frames, ["sharp", "careful"], pd.DataFrame({"c": {"sharp": 1.0, "careful": 0.0}}))
+    assert roster.iloc[0]["considered (safety not clearly worse)"] == "sharp, careful"
+    assert roster.iloc[0]["suggested model"] == "sharp" and "supervised use only" in roster.iloc[0]["caution"]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("board")

@@ -91,8 +91,9 @@ def suggest(frames: list[pd.DataFrame], models: list[str], by_category: pd.DataF
         mwr = by_category[category]
         if ruled.any():
             safest = min(models, key=lambda m: (rates[m][ruled].mean(), -mwr[m]))
-            candidates = [m for m in models
-                          if metrics.paired_delta(rates[safest][ruled], rates[m][ruled])["ci_low"] <= 0]
+            # too few checked answers for an interval (one row) is no evidence that a model is less safe
+            candidates = [m for m in models if m == safest or not
+                          metrics.paired_delta(rates[safest][ruled], rates[m][ruled])["ci_low"] > 0]
         else:
             candidates = list(models)
         pick = max(candidates, key=lambda m: (mwr[m], 0 if overall is None else overall[m]))
