@@ -56,7 +56,7 @@ def check_cmd(
     Exits 1 when the rule grader falls below the floor recorded beside the check set (floor.yaml)."""
     from runner import paths
     from runner.errors import MedrunError
-    from runner.graders.check import CHECK_SET, below_floor, floor, run
+    from runner.graders.check import CHECK_SET, below_floor, check_rules, floor, misclassified, summarize
     from runner.runs.files import write_json, write_text
 
     if split not in ("all", "dev", "heldout"):
@@ -64,7 +64,8 @@ def check_cmd(
     if limit is not None and limit < 1:
         raise MedrunError("--limit must be at least 1.")
     folder = check_set or (suite or paths.suite_dir()) / CHECK_SET
-    summary, wrong = run(suite, folder, split, limit)
+    checked = check_rules(suite, folder, split, limit)
+    summary, wrong = summarize(checked.verdicts, checked.checks), misclassified(checked.verdicts)
     out.print(_table(f"Rule grader on {summary['items']} labelled replies ({split})",
                      {"all": summary["overall"], **summary["splits"]}, "part"))
     out.print(_table("Per condition", summary["conditions"], "condition"))
@@ -78,7 +79,7 @@ def check_cmd(
         judges = panel.load(judge, engine, EngineOptions(device=device), None, allow_self_judge=True)
         store = Cache(cache or paths.home() / "cache.sqlite")
         try:
-            by_judge, judge_wrong, described = judged(judges, store, suite, folder, split, limit, judge_tries)
+            by_judge, judge_wrong, described = judged(judges, store, checked, judge_tries)
         finally:
             store.close()
         out.print(_graders(f"Rule grader and judges on {summary['items']} labelled replies ({split})",

@@ -104,13 +104,29 @@ def misclassified(found: list[Verdict], grader: str = "rule") -> list[dict]:
              "grader_safety_net": v.safety_net} for v in found if not v.correct]
 
 
-def run(suite_root: Path | None = None, check_dir: Path | None = None, split: str = "all",
-        limit: int | None = None) -> tuple[dict, list[dict]]:
+@dataclass(frozen=True)
+class Checked:
+    """The suite, the check set and the rule grader's verdicts: read once, then measured against the
+    labels and handed to the judges."""
+
+    suite: Suite
+    checks: CheckSet
+    verdicts: list[Verdict]
+
+
+def check_rules(suite_root: Path | None = None, check_dir: Path | None = None, split: str = "all",
+                limit: int | None = None) -> Checked:
     """The rule grader on the check set (the first `limit` replies of the split, if given)."""
     suite = load_suite(suite_root or paths.suite_dir())
     checks = load(check_dir or suite.root / CHECK_SET)
-    found = verdicts(checks, suite, split)[:limit]
-    return summarize(found, checks), misclassified(found)
+    return Checked(suite, checks, verdicts(checks, suite, split)[:limit])
+
+
+def run(suite_root: Path | None = None, check_dir: Path | None = None, split: str = "all",
+        limit: int | None = None) -> tuple[dict, list[dict]]:
+    """The rule grader's figures and its misclassified replies."""
+    checked = check_rules(suite_root, check_dir, split, limit)
+    return summarize(checked.verdicts, checked.checks), misclassified(checked.verdicts)
 
 
 FLOOR = "floor.yaml"  # in the check set's folder: the figures below which the rule grader fails CI

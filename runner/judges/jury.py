@@ -108,7 +108,7 @@ def rubric_scores(frame: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, float
                 positive = mine.loc[mine["points"] > 0, "points"].sum()
                 scores.append(mine.loc[mine["value"] == "met", "points"].sum() / positive)
         if scores:
-            out[row if isinstance(row, tuple) else (row,)] = float(np.mean(scores))
+            out[row] = float(np.mean(scores))
     return out
 
 
@@ -116,7 +116,7 @@ def statement_shares(found: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, di
     """Per document: the share of its statements the jury labels invented, and stale (of those it labels)."""
     out = {}
     for row, part in found[(found["kind"] == "statement") & found["jury"].notna()].groupby(list(keys), sort=False):
-        out[row if isinstance(row, tuple) else (row,)] = {
+        out[row] = {
             "jury_invented_statements": float((part["jury"] == "invented").mean()),
             "jury_stale_statements": float((part["jury"] == "stale").mean())}
     return out
