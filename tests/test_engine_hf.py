@@ -20,11 +20,21 @@ def requests(engine, decoding: Decoding, fingerprint: str = "fp") -> list[Reques
     return [Request(request_key(fingerprint, engine.identity(), p, decoding), p, decoding) for p in prompts]
 
 
+@pytest.fixture(params=["continuous", "static"])
+def each_batching(engine, request):
+    """The shared engine, decoding in continuous batches, then in static ones."""
+    before = engine.batching
+    engine.batching = request.param
+    yield engine
+    engine.batching = before
+
+
 def by_key(engine, reqs):
     return {c.key: c for c in engine.generate(reqs)}
 
 
-def test_greedy_batch_is_deterministic_and_complete(engine):
+def test_greedy_batch_is_deterministic_and_complete(each_batching):
+    engine = each_batching
     reqs = requests(engine, Decoding(max_tokens=12, top_logprobs=5))
     first, second = by_key(engine, reqs), by_key(engine, reqs)
     assert set(first) == {r.key for r in reqs}
@@ -37,13 +47,15 @@ def test_greedy_batch_is_deterministic_and_complete(engine):
         assert len(lps) == 5 and lps == sorted(lps, reverse=True) and all(lp <= 0 for lp in lps)
 
 
-def test_first_token_logprob_matches_greedy_choice(engine):
+def test_first_token_logprob_matches_greedy_choice(each_batching):
+    engine = each_batching
     """Greedy decoding takes the most probable first token: the reply starts with the top-1 token."""
     for c in by_key(engine, requests(engine, Decoding(max_tokens=4, top_logprobs=3))).values():
         assert c.text.startswith(c.first_token_logprobs[0][0].strip()[:1])
 
 
-def test_batched_equals_one_at_a_time_greedy(engine):
+def test_batched_equals_one_at_a_time_greedy(each_batching):
+    engine = each_batching
     reqs = requests(engine, Decoding(max_tokens=10))
     batched = by_key(engine, reqs)
     single = {}
@@ -53,7 +65,8 @@ def test_batched_equals_one_at_a_time_greedy(engine):
     assert agree >= len(reqs) - 1, (batched, single)  # padding may flip a float tie, not more
 
 
-def test_seeded_sampling_is_per_request(engine):
+def test_seeded_sampling_is_per_request(each_batching):
+    engine = each_batching
     sample = lambda seed: Decoding(max_tokens=16, temperature=1.0, seed=seed)
     a = by_key(engine, requests(engine, sample(7)))
     again = by_key(engine, requests(engine, sample(7)))
@@ -75,7 +88,7 @@ def test_too_long_prompt_is_a_clear_error(engine):
 
 def test_batches_respect_token_budget(engine):
     reqs = requests(engine, Decoding(max_tokens=8)) * 1
-    batches = list(engine._batches(reqs + [Request("x", "short", Decoding(max_tokens=3))]))
+    batches = list(engine._batches(engine._encode(reqs + [Request("x", "short", Decoding(max_tokens=3))])))
     assert sum(len(b) for b in batches) == len(reqs) + 1
     for b in batches:
         assert len({r.decoding.batch_group() for r, _ in b}) == 1
@@ -101,6 +114,7 @@ def test_out_of_memory_halves_the_batch_and_retries(engine, monkeypatch):
         return [Completion(r.key, "ok", len(ids), 1, "stop") for r, ids in batch]
 
     monkeypatch.setattr(engine, "_run", run)
+    monkeypatch.setattr(engine, "batching", "static")
     reqs = [Request(f"k{i}", f"prompt {i}", Decoding(max_tokens=4)) for i in range(7)]
     done = list(engine.generate(reqs))
     assert sorted(c.key for c in done) == sorted(r.key for r in reqs)
@@ -108,7 +122,8 @@ def test_out_of_memory_halves_the_batch_and_retries(engine, monkeypatch):
     assert sum(n for n in tried if n <= 2) == 7  # then halves until each part fits, every request once
 
 
-def test_a_stop_string_ends_each_row_where_it_first_appears(engine):
+def test_a_stop_string_ends_each_row_where_it_first_appears(each_batching):
+    engine = each_batching
     """Rows of one batch stop at their own first stop string (the judges' closing brace); the rest of the
     row's generation, and the padding after it, is not part of the completion. Compared with the same
     prompts generated without the stop string: each stopped text is the prefix of the free text that

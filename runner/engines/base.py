@@ -16,13 +16,15 @@ class Decoding:
     seed: int = 0
     top_logprobs: int = 0  # how many top log-probs of the FIRST generated token to return
     stop: tuple[str, ...] = ()  # generation ends once the text holds one of these (kept in the text)
+    choices: tuple[str, ...] = ()  # score these one-token answers in one forward pass instead of generating
 
     def as_dict(self) -> dict:
-        """The settings as cache keys and manifests see them; `stop` only where set, so requests without
-        stop strings keep the keys they had before the field existed."""
+        """The settings as cache keys and manifests see them; `stop` and `choices` only where set, so
+        requests without them keep the keys they had before the fields existed."""
         settings = asdict(self)
-        if not self.stop:
-            del settings["stop"]
+        for name in ("stop", "choices"):
+            if not settings[name]:
+                del settings[name]
         return settings
 
     def batch_group(self) -> tuple:
@@ -43,8 +45,10 @@ class Completion:
     text: str
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: str                     # "stop" (end of sequence) or "length" (hit max_tokens)
-    first_token_logprobs: list[tuple[str, float]] = field(default_factory=list)  # [(token text, logprob)]
+    finish_reason: str                     # "stop" (end of sequence or stop string), "length" (hit max_tokens),
+                                           # "choice" (answer choices scored, nothing generated)
+    first_token_logprobs: list[tuple[str, float]] = field(default_factory=list)  # [(token text, logprob)];
+                                           # for choices: every choice's log-prob, in the choices' order
     seconds: float = 0.0                   # this request's share of its batch's wall time
     token_ids: list[int] = field(default_factory=list)  # the generated token ids, end-of-sequence included
 
@@ -54,13 +58,15 @@ class EngineOptions:
     """Settings of the backends, from the command line; unset (None) falls back to the model card."""
 
     device: str = "auto"                       # hf: auto, cpu, cuda, cuda:N
-    batch_tokens: int = 16384                  # hf: padded tokens per batch
+    batch_tokens: int | None = None            # hf: padded tokens per batch (slots x columns); None: from free memory
     max_batch_size: int = 64                   # hf: rows per batch
+    batching: str = "continuous"               # hf: continuous (a finished row's slot is refilled at once) or static
     tensor_parallel_size: int | None = None    # vllm: GPUs per model replica
     gpu_memory_utilization: float | None = None  # vllm: share of GPU (on CPU: host) memory to take
     max_model_len: int | None = None           # vllm: context length; default the card's max_context
     enforce_eager: bool = False                # vllm: skip CUDA graphs / compilation (fast start)
-    batch_invariant: bool = False              # vllm: VLLM_BATCH_INVARIANT=1, same result at any batch size
+    batch_invariant: bool = False              # same result at any batch size: vllm VLLM_BATCH_INVARIANT=1;
+                                               # hf: each request decoded alone
     distributed_executor_backend: str | None = None  # vllm: "ray" for multi-node, "mp" on one node
 
     def as_dict(self) -> dict:
