@@ -115,3 +115,21 @@ def test_judge_prompts_stop_at_the_closing_brace_in_both_engines(vllm_engine, en
         v, h = by_vllm[r.key], by_hf[r.key]
         assert v.token_ids == h.token_ids and v.text == h.text, (v.text, h.text)
         assert v.finish_reason == "length" or "}" in v.text
+
+
+def test_choice_logprobs_agree_with_transformers(vllm_engine, engine):
+    """Multiple choice scored by option log-probs (`mc_scoring: logprob`): vLLM's `logprob_token_ids`
+    after max_tokens=1 and transformers' one forward pass give the same log-probs and the same letter."""
+    scenarios = [s for s in load_suite(REPO / "scenarios").scenarios if s.id == "medication-safety-mc"]
+    config = EvalConfig(limit=8, robustness=False, mc_scoring="logprob")
+    hf_reqs = [p.request for p in plan(config, scenarios, Target(engine.render, "fp", engine.identity()))]
+    vllm_reqs = [p.request for p in plan(config, scenarios, Target(vllm_engine.render, "fp", vllm_engine.identity()))]
+    hf = {c.key: c for c in engine.generate(hf_reqs)}
+    ours = {c.key: c for c in vllm_engine.generate(vllm_reqs)}
+    assert len(hf) == len(ours) == 8 and [r.prompt for r in hf_reqs] == [r.prompt for r in vllm_reqs]
+    for hr, vr in zip(hf_reqs, vllm_reqs):
+        a, b = hf[hr.key], ours[vr.key]
+        assert b.finish_reason == "choice" and a.text == b.text
+        assert [t for t, _ in a.first_token_logprobs] == [t for t, _ in b.first_token_logprobs]
+        for (_, x), (_, y) in zip(a.first_token_logprobs, b.first_token_logprobs):
+            assert abs(x - y) < 1e-3

@@ -11,6 +11,7 @@ import typer
 from runner import paths
 from runner.cli.app import app
 from runner.cli.options import (
+    BatchingOpt,
     BatchInvariantOpt,
     DeviceOpt,
     EnforceEagerOpt,
@@ -20,6 +21,7 @@ from runner.cli.options import (
     JudgeOpt,
     JudgeTriesOpt,
     LimitOpt,
+    McScoringOpt,
     ModelOpt,
     OutOpt,
     QuietOpt,
@@ -64,8 +66,10 @@ def eval_cmd(
     top_p: Annotated[float, typer.Option(help="Nucleus sampling mass when sampling.")] = 1.0,
     engine: EngineOpt = "auto",
     device: DeviceOpt = "auto",
-    batch_tokens: Annotated[int, typer.Option(help="hf: token budget per batch (padded prompt + new tokens) x rows.")] = 16384,
+    batch_tokens: Annotated[Optional[int], typer.Option(help="hf: token budget per batch (padded prompt + new tokens) x rows; "
+                                                        "default: what a quarter of free memory holds, at most 65536.")] = None,
     max_batch_size: Annotated[int, typer.Option(help="hf: most requests in one batch.")] = 64,
+    batching: BatchingOpt = "continuous",
     tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vllm: GPUs per model (default: the card's).")] = None,
     gpu_memory_utilization: GpuMemoryOpt = None,
     max_model_len: Annotated[Optional[int], typer.Option(help="vllm: context length (default: the card's max_context).")] = None,
@@ -78,6 +82,7 @@ def eval_cmd(
     harm_weights: HarmWeightsOpt = "0,1,2,5,10",
     subset: SubsetOpt = None,
     robustness: Annotated[Optional[bool], typer.Option(help="Run the perturbed twins (default: as the subset says).")] = None,
+    mc_scoring: McScoringOpt = None,
     judge: JudgeOpt = None,
     judge_tries: JudgeTriesOpt = 2,
     allow_self_judge: SelfJudgeOpt = False,
@@ -89,13 +94,13 @@ def eval_cmd(
     from runner.pipeline.config import EvalConfig
     from runner.pipeline.evaluate import evaluate
 
-    options = EngineOptions(device=device, batch_tokens=batch_tokens, max_batch_size=max_batch_size,
+    options = EngineOptions(device=device, batch_tokens=batch_tokens, max_batch_size=max_batch_size, batching=batching,
                             tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
                             max_model_len=max_model_len, enforce_eager=enforce_eager, batch_invariant=batch_invariant,
                             distributed_executor_backend=distributed_executor_backend)
     config = EvalConfig(model=model, suite=suite, scenarios=scenario, limit=limit, seeds=ints(seeds),
                         temperature=temperature, top_p=top_p, engine=engine, engine_options=options,
-                        subset=subset, robustness=robustness, out=out_dir, cache=cache,
+                        subset=subset, robustness=robustness, mc_scoring=mc_scoring, out=out_dir, cache=cache,
                         harm_weights=floats(harm_weights), data_parallel=data_parallel, quiet=quiet,
                         judges=judge or [], judge_tries=judge_tries, allow_self_judge=allow_self_judge)
     result = evaluate(config)
@@ -166,9 +171,12 @@ def determinism_cmd(
     subset: SubsetOpt = None,
     limit: LimitOpt = None,
     repeat: Annotated[int, typer.Option(help="Passes over the plan, each with another batch composition.")] = 3,
+    one_at_a_time: Annotated[bool, typer.Option("--one-at-a-time", help="Add a pass of one request per call (no batch-mates).")] = False,
     engine: EngineOpt = "auto",
     device: DeviceOpt = "auto",
     batch_invariant: BatchInvariantOpt = False,
+    batching: BatchingOpt = "continuous",
+    mc_scoring: McScoringOpt = None,
     enforce_eager: EnforceEagerOpt = False,
     gpu_memory_utilization: GpuMemoryOpt = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report here.")] = None,
@@ -183,16 +191,16 @@ def determinism_cmd(
 
     if repeat < 2:
         raise MedrunError("--repeat must be at least 2.")
-    options = EngineOptions(device=device, batch_invariant=batch_invariant, enforce_eager=enforce_eager,
+    options = EngineOptions(device=device, batch_invariant=batch_invariant, batching=batching, enforce_eager=enforce_eager,
                             gpu_memory_utilization=gpu_memory_utilization)
     result = repeat_plan(EvalConfig(model=model, suite=suite, scenarios=scenario, subset=subset, limit=limit,
-                                    engine=engine, engine_options=options), repeat)
+                                    engine=engine, engine_options=options, mc_scoring=mc_scoring), repeat, one_at_a_time)
     table = Table("task kind", "requests", "identical", "share", title="Identical text and token ids in every pass")
     for kind, part in result["per_task"].items():
         table.add_row(kind, str(part["requests"]), str(part["identical"]), f"{part['share_identical']:.1%}")
     out.print(table)
     out.print("passes: " + "; ".join(result["layouts"]))
-    out.print(f"{result['identical']} of {result['requests']} completions byte-identical across {repeat} passes "
+    out.print(f"{result['identical']} of {result['requests']} completions byte-identical across {len(result['layouts'])} passes "
               f"({result['share_identical']:.1%}) with {result['engine']['engine']} on {result['engine']['device']}")
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))

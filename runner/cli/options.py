@@ -24,7 +24,13 @@ EngineOpt = Annotated[str, typer.Option(help="auto (vLLM if installed and a GPU 
 DeviceOpt = Annotated[str, typer.Option(help="hf: auto, cpu, cuda or cuda:N.")]
 GpuMemoryOpt = Annotated[Optional[float], typer.Option(help="vllm: memory share to take (default: the card's, else 0.9 GPU / 0.3 CPU).")]
 EnforceEagerOpt = Annotated[bool, typer.Option(help="vllm: no CUDA graphs or compilation (faster start).")]
-BatchInvariantOpt = Annotated[bool, typer.Option(help="vllm: batch-invariant kernels (VLLM_BATCH_INVARIANT=1).")]
+BatchInvariantOpt = Annotated[bool, typer.Option(help="Same result at any batch size: vllm batch-invariant kernels "
+                                                 "(VLLM_BATCH_INVARIANT=1); hf each request decoded alone (slow).")]
+BatchingOpt = Annotated[str, typer.Option(help="hf: continuous (a finished request's slot is refilled at once) or static "
+                                          "(each batch runs to its longest answer).")]
+McScoringOpt = Annotated[Optional[str], typer.Option(help="Multiple choice: generate (read the letter from a reply) or "
+                                                     "logprob (each option letter's probability, one forward pass); "
+                                                     "default: each scenario's mc_scoring, else generate.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder that receives the run folder.")]
 HarmWeightsOpt = Annotated[str, typer.Option(help="Weights of severities 0-4 for harm-weighted error.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]

@@ -28,6 +28,7 @@ class EvalConfig:
     engine_options: EngineOptions = field(default_factory=EngineOptions)
     subset: str | None = None  # a named subset from suite.yaml; None: the suite's default_subset
     robustness: bool | None = None  # generate the perturbed twins the scenarios ask for; None: the subset's
+    mc_scoring: str | None = None   # multiple choice: generate or logprob for every scenario; None: each scenario's
     out: Path = Path("runs")
     cache: Path | None = None  # default MEDRUN_HOME/cache.sqlite
     harm_weights: tuple[float, ...] = metrics.DEFAULT_HARM_WEIGHTS
@@ -60,6 +61,8 @@ def check_config(config: EvalConfig) -> None:
     if config.temperature == 0 and len(config.seeds) > 1:
         raise MedrunError("several --seeds with greedy decoding would repeat identical requests; "
                           "set --temperature above 0 to sample, or pass one seed.")
+    if config.mc_scoring not in (None, "generate", "logprob"):
+        raise MedrunError(f"--mc-scoring {config.mc_scoring!r}: choose generate or logprob.")
     if config.limit is not None and config.limit < 1:
         raise MedrunError("--limit must be at least 1.")
     if config.data_parallel < 1:

@@ -38,6 +38,7 @@ class Planned:
     twin_of: str | None = None       # the clean instance's id, for a perturbed twin
     user: str = ""                   # the user message, as clinician reviewers see it
     system: str = ""                 # the system message
+    answer_prefix: str = ""          # what the prompt ends with after the chat template (the reply's start)
 
 
 def load_selection(config: EvalConfig, suite: Suite | None = None) -> tuple[EvalConfig, Suite]:
@@ -74,16 +75,20 @@ def plan(config: EvalConfig, scenarios: list[Scenario], target: Target) -> list[
     for scenario in scenarios:
         kind = tasks.get(scenario.task)
         system = "\n\n".join(s for s in (target.system_prefix, scenario.system or kind.system) if s)
+        scored = kind.choices is not None and (config.mc_scoring or scenario.mc_scoring) == "logprob"
+        prefix = kind.choice_prefix if scored else kind.answer_prefix
         for instance, perturbation, twin_of in instances_with_twins(scenario, config.limit, config.robustness):
             user = kind.render(instance)
             prompt = target.render([{"role": "system", "content": system},
-                                    {"role": "user", "content": user}]) + kind.answer_prefix
+                                    {"role": "user", "content": user}]) + prefix
             for seed in config.seeds:
-                decoding = Decoding(max_tokens=scenario.max_tokens or kind.max_tokens,
-                                    temperature=config.temperature, top_p=config.top_p,
-                                    seed=seed if config.temperature > 0 else 0, top_logprobs=kind.top_logprobs)
+                sampling = dict(temperature=config.temperature, top_p=config.top_p,
+                                seed=seed if config.temperature > 0 else 0)
+                decoding = (Decoding(max_tokens=1, choices=kind.choices(instance), **sampling) if scored else
+                            Decoding(max_tokens=scenario.max_tokens or kind.max_tokens, top_logprobs=kind.top_logprobs,
+                                     **sampling))
                 request = Request(request_key(target.fingerprint, target.engine, prompt, decoding), prompt, decoding)
-                planned.append(Planned(scenario, instance, seed, request, perturbation, twin_of, user, system))
+                planned.append(Planned(scenario, instance, seed, request, perturbation, twin_of, user, system, prefix))
     return planned
 
 

@@ -1,6 +1,7 @@
 """`medrun rescore RUN`: the run's own completions scored again with the current scorers and suite
 files, into a new run folder; no model is loaded. A row is rescored only where the current suite
-still asks exactly what the model was asked (same user message, system message and answer prefix);
+still asks exactly what the model was asked (same user message, system message and answer prefix,
+so a multiple-choice run keeps its scoring mode);
 the others are counted and named, never scored against a question the model did not see."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from runner import tasks
 from runner.engines.base import Completion, Request
 from runner.errors import MedrunError
 from runner.pipeline.config import EvalConfig, check_config
@@ -25,7 +25,7 @@ from runner.suite.load import load_suite
 
 
 def _asked_the_same(p: Planned, prompt: str, user: str) -> bool:
-    return user == p.user and p.system in prompt and prompt.endswith(tasks.get(p.scenario.task).answer_prefix)
+    return user == p.user and p.system in prompt and prompt.endswith(p.answer_prefix)
 
 
 def _completion(row: dict) -> Completion:

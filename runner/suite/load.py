@@ -23,6 +23,10 @@ def load_scenario(path: Path) -> Scenario:
     if scenario.robustness and not tasks.get(scenario.task).text_field:
         raise MedrunError(f"invalid scenario:\n  {path}:{line_of(path, ('robustness',))}: robustness: task kind "
                           f"'{scenario.task}' has no free text to perturb; remove `robustness`.")
+    if scenario.mc_scoring and tasks.get(scenario.task).choices is None:
+        raise MedrunError(f"invalid scenario:\n  {path}:{line_of(path, ('mc_scoring',))}: mc_scoring: task kind "
+                          f"'{scenario.task}' generates its answers; mc_scoring is for multiple-choice scenarios. "
+                          "Remove `mc_scoring`.")
     return scenario
 
 

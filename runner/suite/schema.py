@@ -53,6 +53,9 @@ class Scenario(Strict, Generic[I]):
     max_tokens: int | None = Field(None, gt=0, le=8192, description="replaces the task's default")
     robustness: list[Literal["typos", "abbreviations", "drop_vitals", "noise"]] = Field(
         default_factory=list, description="perturbed twins generated for every instance")
+    mc_scoring: Literal["generate", "logprob"] | None = Field(
+        None, description="multiple choice: generate a reply and read its letter (default), or score each option "
+                          "letter's log-probability in one forward pass (--mc-scoring overrides)")
     instances: list[I] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -101,6 +101,8 @@ class TaskKind:
     pass_at: float = 1.0          # the primary value an answer needs to pass
     top_logprobs: int = 0         # first-token top log-probs wanted
     answer_prefix: str = ""       # text the reply is primed with
+    choices: Callable[[Any], tuple[str, ...]] | None = None  # one-token answers `mc_scoring: logprob` scores
+    choice_prefix: str = ""       # text after which the choices are scored as the next token
     text_field: str | None = None  # the instance field robustness perturbations rewrite
     judge: Callable[[Any, str], list[JudgeQuestion]] | None = None  # what judges are asked of a reply
 

@@ -133,8 +133,17 @@ def score(inst: Instance, completion: Completion) -> Score:
     return Score(metrics, parsed, severity, flags)
 
 
+def choices(inst: Instance) -> tuple[str, ...]:
+    """What `mc_scoring: logprob` scores after CHOICE_PREFIX: ' A', ' B', ... (one token each, as in lm-eval's
+    MMLU). The reply is then the most probable letter and the probabilities are exact over every option."""
+    return tuple(f" {k}" for k in inst.options)
+
+
+CHOICE_PREFIX = "Answer:"
+
 KIND = TaskKind(
     name="multiple_choice", instance=Instance, render=render, score=score, expected=expected, ideal=ideal,
+    choices=choices, choice_prefix=CHOICE_PREFIX,
     system="You are a careful clinician answering a clinical question. Choose the single best option.",
     max_tokens=16, primary="accuracy", text_field="question", top_logprobs=20,
     metrics={
