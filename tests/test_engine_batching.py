@@ -195,3 +195,17 @@ def test_choices_that_are_not_one_distinct_token_are_refused_before_any_work(eng
 def test_choices_keep_other_requests_cache_keys():
     assert "choices" not in Decoding(max_tokens=4).as_dict()
     assert Decoding(max_tokens=1, choices=(" A", " B")).as_dict()["choices"] == (" A", " B")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_length_chunks_bound_padding_and_keep_every_item_once(seed):
+    from runner.engines.hf_continuous import PREFILL_TOKENS, length_chunks
+
+    rng = random.Random(seed)
+    lengths = [rng.choice([rng.randint(5, 60), rng.randint(100, 900), rng.randint(1000, 6000)]) for _ in range(80)]
+    items = list(enumerate(lengths))
+    chunks = length_chunks(items, lambda x: x[1], max_rows=7)
+    assert sorted(x for c in chunks for x in c) == sorted(items)
+    for c in chunks:
+        padded = max(x[1] for x in c) * len(c)
+        assert len(c) == 1 or (padded <= PREFILL_TOKENS and padded <= 1.2 * sum(x[1] for x in c) and len(c) <= 7)

@@ -20,7 +20,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Genera
 
 from runner.engines.base import Completion, Decoding, EngineOptions, Request, check_context, render_chat
 from runner.engines.choices import choice_completion, choice_token_ids
-from runner.engines.hf_continuous import ContinuousDecoder, continuous_unsupported
+from runner.engines.hf_continuous import ContinuousDecoder, continuous_unsupported, length_chunks
 from runner.engines.sampling import gumbel_scores, row_generator
 from runner.errors import MedrunError
 from runner.models.cards import ModelCard
@@ -153,7 +153,7 @@ class HFEngine:
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
         encoded = self._encode(requests)
-        for batch in self._batches([e for e in encoded if e[0].decoding.choices]):
+        for batch in length_chunks([e for e in encoded if e[0].decoding.choices], lambda e: len(e[1]), self.max_batch_size):
             yield from self._score_choices(batch)
         generate = [e for e in encoded if not e[0].decoding.choices]
         if not generate:

@@ -86,6 +86,22 @@ class Row:
         return self.request.decoding.max_tokens - len(self.generated)
 
 
+def length_chunks(items: list, length, max_rows: int | None = None) -> list[list]:
+    """Items longest first, cut so that a chunk pads to at most PREFILL_TOKENS tokens (or holds one item),
+    wastes at most a sixth of its tokens on padding, and has at most max_rows items: for forward passes
+    over whole prompts (prefill, answer choices), whose cost is every padded token."""
+    chunks: list[list] = []
+    for item in sorted(items, key=lambda x: -length(x)):
+        chunk = chunks[-1] if chunks else []
+        padded = (length(chunk[0]) if chunk else length(item)) * (len(chunk) + 1)
+        real = sum(map(length, chunk)) + length(item)
+        if not chunk or padded > PREFILL_TOKENS or padded > 1.2 * real or len(chunk) == (max_rows or len(chunk) + 1):
+            chunks.append([item])
+        else:
+            chunk.append(item)
+    return chunks
+
+
 Chunk = tuple[list[Row], list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]  # rows, (keys, values) per layer, mask
 
 
@@ -139,15 +155,8 @@ class ContinuousDecoder:
     def _prefill(self, new: list[Row]) -> None:
         """Prefill in chunks of similar prompt lengths (padding is wasted compute), then place the rows
         still running."""
-        chunks, chunk = [], []
-        for row in sorted(new, key=lambda r: -len(r.prompt)):
-            width = len(chunk[0].prompt) if chunk else len(row.prompt)
-            real = sum(len(r.prompt) for r in chunk + [row])
-            if chunk and (width * (len(chunk) + 1) > max(PREFILL_TOKENS, width) or width * (len(chunk) + 1) > 1.2 * real):
-                chunks.append(chunk)
-                chunk = []
-            chunk.append(row)
-        placed = [part for part in (self._prefill_chunk(c) for c in chunks + [chunk]) if part[0]]
+        placed = [part for part in (self._prefill_chunk(c) for c in length_chunks(new, lambda r: len(r.prompt)))
+                  if part[0]]
         if placed:
             self._place(placed)
 
