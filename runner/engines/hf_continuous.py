@@ -16,6 +16,7 @@ max_new_tokens for all requests and no per-row stop strings, seeds or first-toke
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ class ContinuousDecoder:
     def __init__(self, model, tokenizer, eos_ids: set[int], device: torch.device, batch_tokens: int, max_rows: int):
         self.model, self.tok, self.eos_ids, self.device = model, tokenizer, eos_ids, device
         self.batch_tokens, self.max_rows = batch_tokens, max_rows
+        # transformers 5.19 names the cache argument past_key_values; 5.25 names it cache
+        self.cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self.rows: list[Row] = []    # one per slot; a finished row's slot is free
         self.layers: list[SlotLayer] = []
         self.mask = torch.zeros(0, 0, dtype=torch.bool, device=device)  # [slots, width]: columns a slot attends
@@ -167,8 +170,8 @@ class ContinuousDecoder:
         attention = enc["attention_mask"]
         cache = DynamicCache(config=self.model.config)
         out = self.model(input_ids=enc["input_ids"], attention_mask=attention,
-                         position_ids=(attention.cumsum(-1) - 1).clamp_min(0), cache=cache, use_cache=True,
-                         logits_to_keep=1)
+                         position_ids=(attention.cumsum(-1) - 1).clamp_min(0), use_cache=True, logits_to_keep=1,
+                         **{self.cache_arg: cache})
         logits = out.logits[:, -1].float()
         for row, lp in zip(new, logits.log_softmax(-1)):
             if row.request.decoding.top_logprobs:
@@ -191,7 +194,7 @@ class ContinuousDecoder:
         positions = torch.tensor([[len(r.prompt) + len(r.generated) - 1] for r in self.rows], device=self.device)
         self.mask[:, self.t] = True
         out = self.model(input_ids=ids, attention_mask=self.mask[:, None, None, : self.t + 1], position_ids=positions,
-                         cache=Cache(layers=self.layers), use_cache=True, logits_to_keep=1)
+                         use_cache=True, logits_to_keep=1, **{self.cache_arg: Cache(layers=self.layers)})
         self.t += 1
         live = self.live
         self._append([self.rows[i] for i in live], out.logits[live, -1].float())
