@@ -131,10 +131,11 @@ class HFEngine:
     def _encode(self, requests: Sequence[Request]) -> list[tuple[Request, list[int]]]:
         """Token ids of every prompt, checked against the context and, for choices, the tokenizer."""
         encoded = [(r, self.tokenizer(r.prompt, add_special_tokens=False)["input_ids"]) for r in requests]
+        self._choice_ids = {}  # request key -> its choices' token ids, found once here, read by _score_choices
         for r, ids in encoded:
             check_context(len(ids), r.decoding.max_tokens, self.card.max_context)
             if r.decoding.choices:
-                choice_token_ids(self.tokenizer, r.prompt, ids, r.decoding.choices)
+                self._choice_ids[r.key] = choice_token_ids(self.tokenizer, r.prompt, ids, r.decoding.choices)
         return encoded
 
     def _batches(self, encoded: list[tuple[Request, list[int]]]) -> Iterator[list[tuple[Request, list[int]]]]:
@@ -196,7 +197,7 @@ class HFEngine:
         seconds = (time.perf_counter() - start) / len(batch)
         out = []
         for row, (request, ids) in enumerate(batch):
-            choice_ids = choice_token_ids(self.tokenizer, request.prompt, ids, request.decoding.choices)
+            choice_ids = self._choice_ids[request.key]
             out.append(choice_completion(request, len(ids), choice_ids, logits[row, choice_ids].tolist(), seconds))
         return out
 
